@@ -1,0 +1,3 @@
+from oe_pyproc_setup.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""Options shared by several commands (DESIGN §7), so every command spells and documents them the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+python_home_option = click.option(
+    "--python-home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The Python Home (an environment's prefix folder) the plugin embeds.",
+)
+gui_root_option = click.option(
+    "--gui-root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The GUI's saved-state root (default: the platform's, e.g. ~/.config/open-ephys on Linux).",
+)
+gui_exe_option = click.option(
+    "--gui-exe",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The Open Ephys GUI executable or app bundle, for the architecture and entitlement checks.",
+)
+api_option = click.option(
+    "--api",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="The GUI's plugin API version: 10 for GUI 1.0, 8 for GUI 0.6.x.",
+)
+
+
+def gui_options(function: F) -> F:
+    """--gui-root, --gui-exe and --api together."""
+    for option in (api_option, gui_exe_option, gui_root_option):
+        function = option(function)
+    return function
