@@ -6,4 +6,4 @@ cd "$ROOT"
 "$PY" -m ruff check oe_pyproc_setup tests templates
 "$PY" -m ruff format --check oe_pyproc_setup tests templates
 "$PY" -m mypy
-ci_pytest -q tests/cli
+ci_pytest -q tests/cli tests/templates
