@@ -1,0 +1,656 @@
+"""Open Ephys recordings in the Binary format: read one continuous stream and its TTL events, write one back.
+
+Only `oe-pyproc run` imports this module (numpy is the `run` extra). Facts from the published format (GUI
+≥ 0.6, "Binary Format" in the GUI documentation) and from what the GUI's Record Node writes:
+
+- A recording folder (`<Record Node>/experimentE/recordingR/`) holds `structure.oebin` (JSON: "GUI version",
+  "continuous", "events", "spikes"), `continuous/<folder>/` and `events/<folder>/TTL[_N]/`, where
+  `<folder>` is `<source node name>-<source node id>.<stream name>`.
+- `continuous.dat`: little-endian int16, interleaved (sample-major: ch1 s1, ch2 s1, … chN s1, ch1 s2, …);
+  value × the channel's `bit_volts` is the physical value (µV for headstage channels).
+  `sample_numbers.npy` (int64, one per sample), `timestamps.npy` (float64 seconds, one per sample).
+  GUI 0.5 wrote the sample numbers to `timestamps.npy` (integer) and had no `sample_numbers.npy`.
+- TTL events: `states.npy` (int16, +(line+1) for a rising edge, -(line+1) for a falling one; GUI 0.5:
+  `channel_states.npy`), `sample_numbers.npy` (int64), `timestamps.npy` (float64 s), `full_words.npy`
+  (uint64, the state of all lines after the event; optional).
+- The GUI converts its float buffer to int16 by dividing by `bit_volts`, rounding and clipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oe_pyproc_setup.errors import UserFacingError
+
+OEBIN = "structure.oebin"
+INT16_MIN, INT16_MAX = -32768, 32767
+# What we put in "GUI version" of recordings we write: the format version whose layout we follow.
+WRITTEN_FORMAT_VERSION = "1.0.0"
+
+
+class RecordingError(UserFacingError):
+    """A recording that cannot be read or written; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One continuous channel as `structure.oebin` describes it."""
+
+    name: str
+    bit_volts: float
+    units: str = "uV"
+    description: str = ""
+    identifier: str = ""
+    history: str = ""
+
+
+@dataclass
+class TtlEvents:
+    """TTL events of one stream, ordered by sample number; `lines` are 0-based like the script contract's."""
+
+    sample_numbers: np.ndarray  # int64
+    lines: np.ndarray  # int16, 0-based
+    states: np.ndarray  # bool
+    full_words: np.ndarray | None = None  # uint64
+    timestamps: np.ndarray | None = None  # float64 seconds
+    folders: tuple[str, ...] = ()  # the events/ sub-folders they came from
+
+    def __len__(self) -> int:
+        return int(self.sample_numbers.shape[0])
+
+    @classmethod
+    def empty(cls) -> TtlEvents:
+        return cls(
+            sample_numbers=np.zeros(0, dtype=np.int64),
+            lines=np.zeros(0, dtype=np.int16),
+            states=np.zeros(0, dtype=bool),
+        )
+
+    def within(self, first_sample: int, end_sample: int) -> TtlEvents:
+        """The events with first_sample <= sample number < end_sample."""
+        keep = (self.sample_numbers >= first_sample) & (self.sample_numbers < end_sample)
+        return TtlEvents(
+            sample_numbers=self.sample_numbers[keep],
+            lines=self.lines[keep],
+            states=self.states[keep],
+            full_words=None if self.full_words is None else self.full_words[keep],
+            timestamps=None if self.timestamps is None else self.timestamps[keep],
+            folders=self.folders,
+        )
+
+
+@dataclass
+class Stream:
+    """One continuous stream: metadata plus memory-mapped samples (num_samples, num_channels) int16."""
+
+    folder_name: str  # under continuous/, without the trailing slash
+    stream_name: str
+    source_processor_name: str
+    source_processor_id: int
+    sample_rate: float
+    channels: list[Channel]
+    samples: np.ndarray
+    sample_numbers: np.ndarray  # int64, one per sample
+    timestamps: np.ndarray | None  # float64 seconds, one per sample
+    ttl: TtlEvents = field(default_factory=TtlEvents.empty)
+
+    @property
+    def num_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def bit_volts(self) -> np.ndarray:
+        return np.array([channel.bit_volts for channel in self.channels], dtype=np.float64)
+
+    def scaled_block(self, start: int, stop: int, channels: np.ndarray | None = None) -> np.ndarray:
+        """Samples [start, stop) in physical units as float32, channel-major (num_channels, stop - start).
+
+        The GUI's buffers hold exactly this: int16 × bit_volts, one row per channel.
+        """
+        chosen = np.arange(self.num_channels) if channels is None else channels
+        raw = self.samples[start:stop, chosen]
+        scale = self.bit_volts[chosen].astype(np.float32)
+        return np.ascontiguousarray((raw.T.astype(np.float32)) * scale[:, None])
+
+
+@dataclass
+class Recording:
+    directory: Path
+    gui_version: str
+    streams: list[Stream]
+
+    def stream_names(self) -> list[str]:
+        return [stream.stream_name for stream in self.streams]
+
+    def select_stream(self, wanted: str | None) -> Stream:
+        """The stream named `wanted` (stream or folder name; exact, else case-insensitive), or the first."""
+        if wanted is None:
+            return self.streams[0]
+        for stream in self.streams:
+            if wanted in (stream.stream_name, stream.folder_name):
+                return stream
+        folded = [
+            s
+            for s in self.streams
+            if wanted.casefold() in (s.stream_name.casefold(), s.folder_name.casefold())
+        ]
+        if len(folded) == 1:
+            return folded[0]
+        listing = "\n".join(
+            f"  {s.stream_name!r} (folder {s.folder_name}, {s.num_channels} ch at {s.sample_rate:g} Hz)"
+            for s in self.streams
+        )
+        raise RecordingError(
+            f"the recording {self.directory} has no stream {wanted!r}; its streams are:\n{listing}",
+            hint="Pass one of these names to --stream.",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def find_recording_folder(path: Path) -> Path:
+    """The recording folder (the one holding structure.oebin) that `path` names or uniquely contains.
+
+    Accepts the recording folder itself, its structure.oebin, a Record Node folder or a session folder,
+    as long as exactly one recording lies below it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RecordingError(f"--recording {path}: no such file or folder")
+    if path.is_file():
+        if path.name == OEBIN:
+            return path.parent
+        raise RecordingError(
+            f"--recording {path} is a file; give the recording folder that holds {OEBIN}",
+        )
+    if (path / OEBIN).is_file():
+        return path
+    found = sorted(
+        {
+            oebin.parent
+            for pattern in (f"experiment*/recording*/{OEBIN}", f"*/experiment*/recording*/{OEBIN}")
+            for oebin in path.glob(pattern)
+        }
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise RecordingError(
+            f"no {OEBIN} in {path}, nor in an experiment*/recording*/ folder below it: "
+            "this is not an Open Ephys recording in the Binary format",
+            hint=f"Point --recording at the recording folder (…/experiment1/recording1) that holds {OEBIN}.",
+        )
+    listing = "\n".join(f"  {folder}" for folder in found[:20])
+    more = f"\n  … and {len(found) - 20} more" if len(found) > 20 else ""
+    raise RecordingError(
+        f"{path} holds {len(found)} recordings; choose one:\n{listing}{more}",
+        hint="Pass the recording folder itself to --recording.",
+    )
+
+
+def _load_oebin(folder: Path) -> dict[str, Any]:
+    oebin = folder / OEBIN
+    try:
+        text = oebin.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RecordingError(f"cannot read {oebin}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise RecordingError(f"{oebin} is not UTF-8 text: not a structure.oebin the GUI wrote") from None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordingError(
+            f"{oebin} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    if not isinstance(info, dict):
+        raise RecordingError(f"{oebin} is not a JSON object")
+    return info
+
+
+def _gui_version_number(version: str) -> tuple[int, int]:
+    match = re.match(r"\s*(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _load_npy(path: Path, what: str, *, mmap: bool = True) -> np.ndarray:
+    try:
+        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise RecordingError(f"{what} is missing: {path}") from None
+    except (OSError, ValueError) as error:
+        raise RecordingError(f"{path} is not a readable .npy file ({error}): truncated or corrupt?") from None
+    return array
+
+
+def _field(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = entry.get(key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RecordingError(f"{where}: field {key!r} is missing or not a {kind.__name__} (found {value!r})")
+    return value
+
+
+def _read_channels(entry: dict[str, Any], where: str) -> list[Channel]:
+    raw_channels = entry.get("channels")
+    if not isinstance(raw_channels, list) or not raw_channels:
+        raise RecordingError(f"{where}: no 'channels' list")
+    channels = []
+    for index, raw in enumerate(raw_channels):
+        if not isinstance(raw, dict):
+            raise RecordingError(f"{where}: channel {index} is not a JSON object")
+        channels.append(
+            Channel(
+                name=str(raw.get("channel_name", f"CH{index + 1}")),
+                bit_volts=_field(raw, "bit_volts", float, f"{where}, channel {index}"),
+                units=str(raw.get("units", "uV")),
+                description=str(raw.get("description", "")),
+                identifier=str(raw.get("identifier", "")),
+                history=str(raw.get("history", "")),
+            )
+        )
+    declared = entry.get("num_channels")
+    if isinstance(declared, int) and declared != len(channels):
+        raise RecordingError(f"{where}: num_channels is {declared} but {len(channels)} channels are listed")
+    return channels
+
+
+def _read_stream(folder: Path, entry: dict[str, Any], legacy: bool, index: int) -> Stream:
+    where = f"{folder / OEBIN}, continuous[{index}]"
+    if not isinstance(entry, dict):
+        raise RecordingError(f"{where} is not a JSON object")
+    folder_name = _field(entry, "folder_name", str, where).strip("/")
+    channels = _read_channels(entry, where)
+    sample_rate = _field(entry, "sample_rate", float, where)
+    if sample_rate <= 0:
+        raise RecordingError(f"{where}: sample_rate must be positive (found {sample_rate})")
+    stream_dir = folder / "continuous" / folder_name
+    dat = stream_dir / "continuous.dat"
+    if not dat.is_file():
+        raise RecordingError(f"the continuous data of stream {folder_name!r} is missing: {dat}")
+    size = dat.stat().st_size
+    frame = 2 * len(channels)
+    if size % frame:
+        raise RecordingError(
+            f"{dat} is truncated: {size} bytes is not a whole number of samples of {len(channels)} channels "
+            f"× 2 bytes (the last sample has only {size % frame} of its {frame} bytes)"
+        )
+    num_samples = size // frame
+    samples = (
+        np.memmap(dat, dtype="<i2", mode="r", shape=(num_samples, len(channels)))
+        if num_samples
+        else np.zeros((0, len(channels)), dtype="<i2")
+    )
+
+    timestamps: np.ndarray | None = None
+    if legacy or not (stream_dir / "sample_numbers.npy").exists():
+        # GUI 0.5: the integer sample numbers live in timestamps.npy.
+        numbers = _load_npy(stream_dir / "timestamps.npy", f"the sample numbers of stream {folder_name!r}")
+        if not np.issubdtype(numbers.dtype, np.integer):
+            raise RecordingError(
+                f"the sample numbers of stream {folder_name!r} are missing: {stream_dir}/sample_numbers.npy"
+            )
+    else:
+        numbers = _load_npy(
+            stream_dir / "sample_numbers.npy", f"the sample numbers of stream {folder_name!r}"
+        )
+        if (stream_dir / "timestamps.npy").exists():
+            timestamps = _load_npy(stream_dir / "timestamps.npy", "timestamps")
+    for name, array in (("sample_numbers.npy", numbers), ("timestamps.npy", timestamps)):
+        if array is not None and array.shape != (num_samples,):
+            raise RecordingError(
+                f"{dat} holds {num_samples} samples but {stream_dir / name} has shape {array.shape}: "
+                "one of them is truncated or they come from different recordings"
+            )
+    return Stream(
+        folder_name=folder_name,
+        stream_name=str(entry.get("stream_name", folder_name)),
+        source_processor_name=str(entry.get("source_processor_name", "")),
+        source_processor_id=int(entry.get("source_processor_id", 0) or 0),
+        sample_rate=sample_rate,
+        channels=channels,
+        samples=samples,
+        sample_numbers=np.asarray(numbers, dtype=np.int64),
+        timestamps=None if timestamps is None else np.asarray(timestamps, dtype=np.float64),
+    )
+
+
+def _read_ttl_folder(ttl_dir: Path) -> TtlEvents:
+    states_file = ttl_dir / "states.npy"
+    legacy = not states_file.exists()
+    states = _load_npy(ttl_dir / ("channel_states.npy" if legacy else "states.npy"), "TTL states", mmap=False)
+    numbers_file = ttl_dir / ("timestamps.npy" if legacy else "sample_numbers.npy")
+    numbers = _load_npy(numbers_file, "TTL sample numbers", mmap=False)
+    count = states.shape[0] if states.ndim == 1 else -1
+    if count < 0 or numbers.shape != (count,):
+        raise RecordingError(
+            f"the TTL event files in {ttl_dir} disagree: "
+            f"{states.shape} states, {numbers.shape} sample numbers"
+        )
+    if count and np.any(states == 0):
+        raise RecordingError(f"{ttl_dir}: a TTL state of 0 is not +/-(line+1): not a TTL events folder")
+    words: np.ndarray | None = None
+    if (ttl_dir / "full_words.npy").exists():
+        words = _load_npy(ttl_dir / "full_words.npy", "TTL full words", mmap=False)
+        if words.shape != (count,):
+            raise RecordingError(f"{ttl_dir / 'full_words.npy'} has shape {words.shape}, expected ({count},)")
+    stamps: np.ndarray | None = None
+    if not legacy and (ttl_dir / "timestamps.npy").exists():
+        stamps = _load_npy(ttl_dir / "timestamps.npy", "TTL timestamps", mmap=False)
+        if stamps.shape != (count,):
+            raise RecordingError(
+                f"{ttl_dir / 'timestamps.npy'} has shape {stamps.shape}, expected ({count},)"
+            )
+    signed = states.astype(np.int32)
+    return TtlEvents(
+        sample_numbers=numbers.astype(np.int64),
+        lines=(np.abs(signed) - 1).astype(np.int16),
+        states=signed > 0,
+        full_words=None if words is None else words.astype(np.uint64),
+        timestamps=None if stamps is None else stamps.astype(np.float64),
+        folders=(str(ttl_dir),),
+    )
+
+
+def _merge_ttl(parts: list[TtlEvents]) -> TtlEvents:
+    if not parts:
+        return TtlEvents.empty()
+    if len(parts) == 1:
+        merged = parts[0]
+    else:
+        merged = TtlEvents(
+            sample_numbers=np.concatenate([p.sample_numbers for p in parts]),
+            lines=np.concatenate([p.lines for p in parts]),
+            states=np.concatenate([p.states for p in parts]),
+            full_words=(
+                np.concatenate([p.full_words for p in parts if p.full_words is not None])
+                if all(p.full_words is not None for p in parts)
+                else None
+            ),
+            timestamps=(
+                np.concatenate([p.timestamps for p in parts if p.timestamps is not None])
+                if all(p.timestamps is not None for p in parts)
+                else None
+            ),
+            folders=tuple(f for p in parts for f in p.folders),
+        )
+    order = np.argsort(merged.sample_numbers, kind="stable")
+    return TtlEvents(
+        sample_numbers=merged.sample_numbers[order],
+        lines=merged.lines[order],
+        states=merged.states[order],
+        full_words=None if merged.full_words is None else merged.full_words[order],
+        timestamps=None if merged.timestamps is None else merged.timestamps[order],
+        folders=merged.folders,
+    )
+
+
+def open_recording(path: Path) -> Recording:
+    """Read a recording's metadata and memory-map its streams; every problem is a RecordingError."""
+    folder = find_recording_folder(path)
+    info = _load_oebin(folder)
+    gui_version = str(info.get("GUI version", "0.6.0"))
+    legacy = _gui_version_number(gui_version) < (0, 6)
+    entries = info.get("continuous")
+    if not isinstance(entries, list) or not entries:
+        raise RecordingError(f"{folder / OEBIN} lists no continuous streams: nothing to process")
+    streams = [_read_stream(folder, entry, legacy, index) for index, entry in enumerate(entries)]
+    for stream in streams:
+        ttl_root = folder / "events" / stream.folder_name
+        ttl_dirs = sorted(d for d in ttl_root.glob("TTL*") if d.is_dir()) if ttl_root.is_dir() else []
+        stream.ttl = _merge_ttl([_read_ttl_folder(d) for d in ttl_dirs])
+    return Recording(directory=folder, gui_version=gui_version, streams=streams)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _npy_header(dtype: np.dtype[Any], count: int) -> bytes:
+    """A .npy version 1.0 header for a 1-D array of `count` items (so the data can be streamed after it)."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (count,)}
+    text = repr(header)
+    # Magic + version + 2-byte length + dict + padding + newline, total a multiple of 64 (format spec).
+    preamble = 10
+    padding = 64 - (preamble + len(text) + 1) % 64
+    body = (text + " " * padding + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
+
+
+class _GrowingNpy:
+    """A 1-D .npy file written block by block; its header's shape is patched when it is closed."""
+
+    def __init__(self, path: Path, dtype: str) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.count = 0
+        self.handle = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.handle.write(_npy_header(self.dtype, 0))
+
+    def append(self, values: np.ndarray) -> None:
+        self.handle.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+        self.count += int(values.shape[0])
+
+    def close(self) -> None:
+        header = _npy_header(self.dtype, self.count)
+        if len(header) != len(_npy_header(self.dtype, 0)):  # the padded header never grows for 1-D shapes
+            raise AssertionError("npy header size changed")
+        self.handle.seek(0)
+        self.handle.write(header)
+        self.handle.close()
+
+
+@dataclass
+class WrittenSummary:
+    directory: Path  # the recording folder (…/experiment1/recording1)
+    samples: int
+    events: int
+    clipped_samples: int
+
+
+class RecordingWriter:
+    """Writes one stream (and its TTL events) as a Binary-format recording the official reader opens.
+
+    Everything goes to a hidden temporary folder beside `output`, renamed into place on `close()`;
+    `abort()` removes it. `output` must not exist or be an empty folder. The layout is a Record Node
+    folder: `output/experiment1/recording1/{structure.oebin, continuous/, events/, sync_messages.txt}`.
+    """
+
+    def __init__(self, output: Path, template: Stream, *, python_events_node_id: int = 0) -> None:
+        output = Path(output).absolute()
+        if output.exists() and (not output.is_dir() or any(output.iterdir())):
+            raise RecordingError(
+                f"--output {output} already exists and is not an empty folder; nothing was written",
+                hint="Choose a new folder: oe-pyproc never writes over a recording.",
+            )
+        if not output.parent.is_dir():
+            raise RecordingError(f"--output {output}: the folder {output.parent} does not exist")
+        self.output = output
+        self.template = template
+        self.python_events_node_id = python_events_node_id
+        try:
+            self.staging = Path(
+                tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+            )
+        except OSError as error:
+            raise RecordingError(f"cannot write into {output.parent}: {error.strerror or error}") from None
+        self.recording_dir = self.staging / "experiment1" / "recording1"
+        self.stream_dir = self.recording_dir / "continuous" / template.folder_name
+        self.stream_dir.mkdir(parents=True)
+        self.dat = open(self.stream_dir / "continuous.dat", "wb")  # noqa: SIM115 - closed in close()/abort()
+        self.sample_numbers = _GrowingNpy(self.stream_dir / "sample_numbers.npy", "<i8")
+        self.timestamps = _GrowingNpy(self.stream_dir / "timestamps.npy", "<f8")
+        self.inverse_bit_volts = (1.0 / template.bit_volts)[:, None]
+        self.samples_written = 0
+        self.clipped = 0
+        self.events: list[tuple[str, TtlEvents]] = []
+
+    def append_block(self, data: np.ndarray, sample_numbers: np.ndarray, timestamps: np.ndarray) -> None:
+        """Append processed data (num_channels, n) float32 in physical units, as the GUI would record it."""
+        scaled = np.rint(data.astype(np.float64) * self.inverse_bit_volts)
+        self.clipped += int(np.count_nonzero((scaled < INT16_MIN) | (scaled > INT16_MAX)))
+        np.clip(scaled, INT16_MIN, INT16_MAX, out=scaled)
+        self.dat.write(np.ascontiguousarray(scaled.T, dtype="<i2").tobytes())
+        self.sample_numbers.append(sample_numbers)
+        self.timestamps.append(timestamps)
+        self.samples_written += int(data.shape[1])
+
+    def add_ttl(self, events: TtlEvents, *, source: str = "input") -> None:
+        """TTL events to record: `source` "input" goes to the stream's own TTL folder, "python" to the
+        Python Processor's (as the GUI would record the events a script sends)."""
+        self.events.append((source, events))
+
+    def _event_folder(self, source: str, index: int) -> tuple[str, str, str]:
+        stream = self.template
+        if source == "input":
+            node, base = stream.source_processor_name, stream.folder_name
+        else:
+            # Named as the GUI names a processor's own event channels: "<node>-<id>.<stream>".
+            node = "Python Processor"
+            base = f"Python_Processor-{self.python_events_node_id}.{stream.stream_name}"
+        return base, f"{base}/TTL{'_' + str(index) if index else ''}", node
+
+    def _write_events(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        used: dict[str, int] = {}
+        for source, events in self.events:
+            base, _, node = self._event_folder(source, 0)
+            index = used.get(base, -1) + 1
+            used[base] = index
+            _, folder_name, node = self._event_folder(source, index)
+            target = self.recording_dir / "events" / folder_name
+            target.mkdir(parents=True, exist_ok=True)
+            signed = (events.lines.astype(np.int16) + 1) * np.where(events.states, 1, -1).astype(np.int16)
+            np.save(target / "states.npy", signed.astype("<i2"))
+            np.save(target / "sample_numbers.npy", events.sample_numbers.astype("<i8"))
+            stamps = events.timestamps
+            if stamps is None:
+                stamps = self._timestamps_for(events.sample_numbers)
+            np.save(target / "timestamps.npy", stamps.astype("<f8"))
+            words = events.full_words if events.full_words is not None else _full_words(events)
+            np.save(target / "full_words.npy", words.astype("<u8"))
+            entries.append(
+                {
+                    "folder_name": folder_name + "/",
+                    "channel_name": "Python Processor TTL events" if source == "python" else "TTL events",
+                    "description": (
+                        "TTL events sent by the processor script (add_python_event)"
+                        if source == "python"
+                        else "TTL events of the input recording"
+                    ),
+                    "identifier": "pythonprocessor.events" if source == "python" else "recorded.ttl",
+                    "sample_rate": self.template.sample_rate,
+                    "type": "int16",
+                    "source_processor": node,
+                    "stream_name": self.template.stream_name,
+                    "initial_state": 0,
+                }
+            )
+        return entries
+
+    def _timestamps_for(self, sample_numbers: np.ndarray) -> np.ndarray:
+        stream = self.template
+        first = int(stream.sample_numbers[0]) if stream.num_samples else 0
+        start = float(stream.timestamps[0]) if stream.timestamps is not None and stream.num_samples else 0.0
+        return np.asarray(start + (sample_numbers - first) / stream.sample_rate, dtype=np.float64)
+
+    def _oebin(self, event_entries: list[dict[str, Any]]) -> dict[str, Any]:
+        stream = self.template
+        return {
+            "GUI version": WRITTEN_FORMAT_VERSION,
+            "continuous": [
+                {
+                    "folder_name": stream.folder_name + "/",
+                    "sample_rate": stream.sample_rate,
+                    "source_processor_name": stream.source_processor_name,
+                    "source_processor_id": stream.source_processor_id,
+                    "stream_name": stream.stream_name,
+                    "recorded_processor": "Record Node",
+                    "recorded_processor_id": 0,
+                    "num_channels": stream.num_channels,
+                    "channels": [
+                        {
+                            "channel_name": channel.name,
+                            "description": channel.description,
+                            "identifier": channel.identifier,
+                            "history": (channel.history + " -> " if channel.history else "")
+                            + "oe-pyproc run",
+                            "bit_volts": channel.bit_volts,
+                            "units": channel.units,
+                        }
+                        for channel in stream.channels
+                    ],
+                }
+            ],
+            "events": event_entries,
+            "spikes": [],
+        }
+
+    def close(self) -> WrittenSummary:
+        """Finish every file and move the recording into place."""
+        self.dat.close()
+        self.sample_numbers.close()
+        self.timestamps.close()
+        event_entries = self._write_events()
+        (self.recording_dir / OEBIN).write_text(
+            json.dumps(self._oebin(event_entries), indent=2), encoding="utf-8"
+        )
+        first = int(self.template.sample_numbers[0]) if self.template.num_samples else 0
+        (self.recording_dir / "sync_messages.txt").write_text(
+            f"Start Time for {self.template.source_processor_name} ({self.template.source_processor_id}) - "
+            f"{self.template.stream_name} @ {self.template.sample_rate:g} Hz: {first}\n",
+            encoding="utf-8",
+        )
+        try:
+            if self.output.is_dir():
+                self.output.rmdir()  # empty, checked in __init__; Windows cannot rename onto a folder
+            os.replace(self.staging, self.output)
+        except OSError as error:
+            self.abort()
+            raise RecordingError(f"cannot move the output into place at {self.output}: {error}") from None
+        return WrittenSummary(
+            directory=self.output / "experiment1" / "recording1",
+            samples=self.samples_written,
+            events=sum(len(events) for _, events in self.events),
+            clipped_samples=self.clipped,
+        )
+
+    def abort(self) -> None:
+        """Drop everything written so far; `output` is left as it was."""
+        for handle in (self.dat, self.sample_numbers.handle, self.timestamps.handle):
+            with contextlib.suppress(OSError):
+                handle.close()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _full_words(events: TtlEvents) -> np.ndarray:
+    """The word of all lines after each event, from the edges alone (lines ≥ 64 do not fit in it)."""
+    words = np.zeros(len(events), dtype=np.uint64)
+    word = 0
+    for index, (line, state) in enumerate(zip(events.lines.tolist(), events.states.tolist())):
+        if 0 <= line < 64:
+            bit = 1 << line
+            word = word | bit if state else word & ~bit
+        words[index] = word
+    return words
+
+
+def iter_blocks(num_samples: int, block: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) sample ranges of consecutive blocks of at most `block` samples."""
+    for start in range(0, num_samples, block):
+        yield start, min(start + block, num_samples)
