@@ -1,0 +1,112 @@
+"""Careful writes of files the user owns: temp file in the same folder, fsync, atomic rename, one backup.
+
+The backup `<name>.oe-pyproc-backup` is made from the first original we ever replace and is never
+overwritten afterwards, so it always holds the file as it was before oe-pyproc touched it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from oe_pyproc_setup.errors import UserFacingError
+
+BACKUP_SUFFIX = ".oe-pyproc-backup"
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def backup_path_for(path: Path) -> Path:
+    """Where the one backup of `path` lives: beside it, named `<name>.oe-pyproc-backup`."""
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+def is_marked_read_only(path: Path) -> bool:
+    """True when `path` has no write permission bits at all.
+
+    Checked from the mode bits rather than os.access so that a file the user marked read-only is
+    respected even when we run as root (for whom os.access always says writable).
+    """
+    try:
+        return (path.stat().st_mode & _WRITE_BITS) == 0
+    except OSError:
+        return False
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_temp_and_replace(path: Path, data: bytes, mode: int | None) -> None:
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
+    """Replace `path` with `data` atomically; returns the backup made now, or None.
+
+    The new file keeps the original's permission bits. With `backup`, the first original is copied to
+    `<name>.oe-pyproc-backup` (only if no such backup exists yet). Raises UserFacingError when the file or
+    its folder is read-only, missing or otherwise not writable; the original is then untouched.
+    """
+    path = Path(path)
+    directory = path.parent
+    if not directory.is_dir():
+        raise UserFacingError(f"cannot write {path}: the folder {directory} does not exist")
+    if path.is_dir():
+        raise UserFacingError(f"cannot write {path}: it is a folder, a file was expected")
+    if path.exists() and is_marked_read_only(path):
+        raise UserFacingError(
+            f"{path} is read-only; not changed",
+            hint="Make it writable (e.g. chmod u+w) if you want oe-pyproc to edit it.",
+        )
+    if is_marked_read_only(directory):
+        raise UserFacingError(f"cannot write {path}: the folder {directory} is read-only; nothing changed")
+
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    made_backup: Path | None = None
+    try:
+        if backup and path.exists():
+            backup_file = backup_path_for(path)
+            if not backup_file.exists():
+                # The backup itself is written the same careful way: never a half-copied backup.
+                shutil.copyfile(path, _staging := directory / f".{backup_file.name}.tmp")
+                shutil.copymode(path, _staging)
+                os.replace(_staging, backup_file)
+                made_backup = backup_file
+        _write_temp_and_replace(path, data, mode)
+    except PermissionError as error:
+        raise UserFacingError(
+            f"cannot write {path}: permission denied ({error.strerror}); nothing changed"
+        ) from None
+    except OSError as error:
+        raise UserFacingError(f"cannot write {path}: {error.strerror or error}; nothing changed") from None
+    return made_backup
+
+
+def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", backup: bool = True) -> Path | None:
+    """atomic_write_bytes for text; newlines are written exactly as given (no translation)."""
+    return atomic_write_bytes(path, text.encode(encoding), backup=backup)

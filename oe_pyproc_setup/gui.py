@@ -1,0 +1,245 @@
+"""Where the Open Ephys GUI keeps its saved state and plugins (DESIGN §2), and whether it is running.
+
+Linux paths are verified on this machine's kind; the macOS and Windows branches follow the GUI's source
+and JUCE's documented behaviour but are *unverified* here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from oe_pyproc_setup.errors import UserFacingError
+
+GUI_EXECUTABLE_NAMES = ("open-ephys", "open-ephys.exe", "Open Ephys GUI")
+DEV_BUILD_MARKER = "plugin-GUI/Build/"
+
+
+def _system(system: str | None) -> str:
+    return system or platform.system()
+
+
+def _xdg_config_home(home: Path) -> Path:
+    """JUCE's XDG_CONFIG_HOME: from ~/.config/user-dirs.dirs (not the environment), else ~/.config.
+
+    Like JUCE, "$HOME" in the value is replaced, quotes are dropped, and the value is used only if it
+    names an existing folder.
+    """
+    dirs_file = home / ".config" / "user-dirs.dirs"
+    try:
+        lines = dirs_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for raw in lines:
+        line = raw.lstrip()
+        if not line.startswith("XDG_CONFIG_HOME"):
+            continue
+        value = line.replace("$HOME", str(home)).split("=", 1)[-1].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        candidate = Path(value)
+        if candidate.is_dir():
+            return candidate
+    return home / ".config"
+
+
+def default_gui_root(
+    system: str | None = None,
+    *,
+    api: int = 10,
+    home: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Path:
+    """The GUI's saved-state root for `system` ("Linux", "Darwin", "Windows"; default: this one).
+
+    Windows: %LOCALAPPDATA%\\Open Ephys (API 8, GUI 0.6.x: C:\\ProgramData\\Open Ephys).
+    macOS: ~/Library/Application Support/open-ephys. Linux: <XDG_CONFIG_HOME as JUCE reads it>/open-ephys.
+    """
+    name = _system(system)
+    env = os.environ if environ is None else environ
+    user_home = home if home is not None else Path.home()
+    if name == "Windows":
+        if api <= 8:
+            return Path(env.get("PROGRAMDATA", r"C:\ProgramData")) / "Open Ephys"
+        local = env.get("LOCALAPPDATA")
+        base = Path(local) if local else user_home / "AppData" / "Local"
+        return base / "Open Ephys"
+    if name == "Darwin":
+        return user_home / "Library" / "Application Support" / "open-ephys"
+    return _xdg_config_home(user_home) / "open-ephys"
+
+
+def is_dev_build_executable(executable: Path, system: str | None = None) -> bool:
+    """A development build (path contains `plugin-GUI/Build/`, never on macOS) keeps state beside itself."""
+    if _system(system) == "Darwin":
+        return False
+    return DEV_BUILD_MARKER in Path(executable).as_posix()
+
+
+@dataclass(frozen=True)
+class GuiLayout:
+    """The GUI's folders for one plugin API version under one saved-state root."""
+
+    root: Path
+    api: int = 10
+    dev_build: bool = False  # configs directly in root, plugins/ and shared/ beside them
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.root if self.dev_build else self.root / f"configs-api{self.api}"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.root / ("plugins" if self.dev_build else f"plugins-api{self.api}")
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.root / ("shared" if self.dev_build else f"shared-api{self.api}")
+
+    @property
+    def last_config(self) -> Path:
+        return self.configs_dir / "lastConfig.xml"
+
+    @property
+    def recovery_config(self) -> Path:
+        return self.configs_dir / "recoveryConfig.xml"
+
+    @property
+    def window_state(self) -> Path:
+        return self.configs_dir / "windowState.xml"
+
+    @property
+    def activity_log(self) -> Path:
+        return self.configs_dir / "activity.log"
+
+    @property
+    def default_home_file(self) -> Path:
+        """DESIGN §5: the default Home the plugin uses when a chain names none."""
+        return self.configs_dir / "oe-pyproc.json"
+
+    @property
+    def installed_plugins_xml(self) -> Path:
+        return self.plugins_dir / "installedPlugins.xml"
+
+    @property
+    def manifest(self) -> Path:
+        """DESIGN §5: what `oe-pyproc install` put into the plugin folder."""
+        return self.plugins_dir / "oe-pyproc-manifest.json"
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+
+def resolve_layout(
+    gui_root: Path | None = None, api: int = 10, gui_exe: Path | None = None, system: str | None = None
+) -> GuiLayout:
+    """The layout commands use: --gui-root if given, else a dev build's folder, else the platform default.
+
+    A --gui-root that exists but is not a folder is a UserFacingError; a missing one is allowed (the GUI
+    may not have run yet) and callers report it.
+    """
+    if gui_root is not None:
+        root = Path(gui_root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise UserFacingError(f"--gui-root {root} is a file; it must be the GUI's saved-state folder")
+        # The GUI itself decides by this path test (MainWindow: configsDir contains "plugin-GUI/Build").
+        return GuiLayout(root.absolute(), api, dev_build=DEV_BUILD_MARKER in root.absolute().as_posix() + "/")
+    if gui_exe is not None and is_dev_build_executable(gui_exe, system):
+        return GuiLayout(Path(gui_exe).absolute().parent, api, dev_build=True)
+    return GuiLayout(default_gui_root(system, api=api), api)
+
+
+@dataclass(frozen=True)
+class RunningProcess:
+    """A process that looks like the Open Ephys GUI; `verified` is False for the ps/tasklist best effort."""
+
+    pid: int
+    name: str
+    executable: Path | None
+    verified: bool
+
+
+def _is_gui_name(name: str) -> bool:
+    return name in GUI_EXECUTABLE_NAMES or name.lower() in ("open-ephys", "open-ephys.exe")
+
+
+def _scan_proc(proc: Path) -> list[RunningProcess]:
+    found: list[RunningProcess] = []
+    own_pid = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == own_pid:
+            continue
+        try:
+            target = os.readlink(entry / "exe")
+        except OSError:
+            # Not ours to read (or a kernel thread): fall back to the command name.
+            try:
+                comm = (entry / "comm").read_text(errors="replace").strip()
+            except OSError:
+                continue
+            if _is_gui_name(comm):
+                found.append(RunningProcess(int(entry.name), comm, None, verified=False))
+            continue
+        target = target.removesuffix(" (deleted)")
+        name = Path(target).name
+        if _is_gui_name(name):
+            found.append(RunningProcess(int(entry.name), name, Path(target), verified=True))
+    return found
+
+
+def _scan_ps() -> list[RunningProcess]:  # macOS, *unverified*
+    try:
+        out = subprocess.run(
+            ["ps", "-axo", "pid=,comm="], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.splitlines():
+        pid_text, _, command = line.strip().partition(" ")
+        name = Path(command.strip()).name
+        if pid_text.isdigit() and _is_gui_name(name):
+            found.append(RunningProcess(int(pid_text), name, Path(command.strip()), verified=False))
+    return found
+
+
+def _scan_tasklist() -> list[RunningProcess]:  # Windows, *unverified*
+    try:
+        out = subprocess.run(
+            ["tasklist", "/FO", "CSV", "/NH"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for row in csv.reader(io.StringIO(out)):
+        if len(row) >= 2 and _is_gui_name(row[0]) and row[1].isdigit():
+            found.append(RunningProcess(int(row[1]), row[0], None, verified=False))
+    return found
+
+
+def running_gui_processes(proc_root: Path = Path("/proc")) -> list[RunningProcess]:
+    """Processes whose executable is named like the GUI (`open-ephys`).
+
+    Linux reads /proc (verified); macOS and Windows ask ps / tasklist (best effort, *unverified*)."""
+    if sys.platform.startswith("linux") and proc_root.is_dir():
+        return _scan_proc(proc_root)
+    if sys.platform == "win32":
+        return _scan_tasklist()
+    return _scan_ps()
+
+
+def gui_binary_path(gui_exe: Path) -> Path:
+    """The Mach-O inside an .app bundle (Contents/MacOS/<name>), else `gui_exe` itself."""
+    if gui_exe.suffix == ".app" and gui_exe.is_dir():
+        macos = gui_exe / "Contents" / "MacOS"
+        candidates = sorted(p for p in macos.iterdir() if p.is_file()) if macos.is_dir() else []
+        preferred = [p for p in candidates if p.name == gui_exe.stem]
+        if preferred or candidates:
+            return (preferred or candidates)[0]
+    return gui_exe
