@@ -19,7 +19,11 @@ class CommandEntry(NamedTuple):
 
 
 # Add a command here and in its own module under oe_pyproc_setup/commands/.
-COMMANDS: dict[str, CommandEntry] = {}
+COMMANDS: dict[str, CommandEntry] = {
+    "new-script": CommandEntry(
+        "oe_pyproc_setup.commands.new_script:new_script", "Create a processor script from a template."
+    ),
+}
 
 
 class LazyGroup(click.Group):
