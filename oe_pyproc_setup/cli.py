@@ -20,6 +20,10 @@ class CommandEntry(NamedTuple):
 
 # Add a command here and in its own module under oe_pyproc_setup/commands/.
 COMMANDS: dict[str, CommandEntry] = {
+    "homes": CommandEntry("oe_pyproc_setup.commands.homes:homes", "Find Python Homes and judge each one."),
+    "configure": CommandEntry(
+        "oe_pyproc_setup.commands.configure:configure", "Write a checked Python Home into the GUI's settings."
+    ),
     "new-script": CommandEntry(
         "oe_pyproc_setup.commands.new_script:new_script", "Create a processor script from a template."
     ),

@@ -243,3 +243,18 @@ def gui_binary_path(gui_exe: Path) -> Path:
         if preferred or candidates:
             return (preferred or candidates)[0]
     return gui_exe
+
+
+def gui_process_arch(gui_exe: Path, host_machine: str | None = None) -> str | None:
+    """The architecture the GUI process runs as, from its binary: the one slice of a thin binary; for a
+    universal binary the host's own architecture when it is among the slices (under Rosetta the GUI may
+    run as x86_64 instead: *unverified*, pass --gui-exe of the slice you run). None if unreadable."""
+    from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
+
+    info = read_binary_info(gui_binary_path(gui_exe))
+    if info is None:
+        return None
+    if len(info.archs) == 1:
+        return info.archs[0]
+    host = normalize_machine(host_machine or platform.machine())
+    return host if host in info.archs else None

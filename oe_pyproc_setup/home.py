@@ -419,6 +419,7 @@ def discover_homes(
     home: Path | None = None,
     system: str | None = None,
     include_self: bool = True,
+    only_given: bool = False,
 ) -> list[HomeCandidate]:
     """Folders that may be Homes, deduplicated by real path, in this order: the paths given; envs named
     oe-python-plugin; the active environment (CONDA_PREFIX, then this process's sys.prefix); conda's
@@ -432,6 +433,8 @@ def discover_homes(
     )
     windows = system_name == "Windows"
     found: list[HomeCandidate] = [HomeCandidate(Path(p).expanduser(), "given") for p in extra]
+    if only_given:
+        return _deduplicated(found)
 
     if env.get("CONDA_PREFIX"):
         found.append(HomeCandidate(Path(env["CONDA_PREFIX"]), "CONDA_PREFIX (active)"))
@@ -486,6 +489,12 @@ def discover_homes(
                     if p.name.startswith("Python3")
                 ]
 
+    return _deduplicated(found)
+
+
+def _deduplicated(found: list[HomeCandidate]) -> list[HomeCandidate]:
+    """First of each real path (given paths even if missing, others only if they are folders); given
+    paths first, then envs named oe-python-plugin, then discovery order."""
     unique: dict[str, HomeCandidate] = {}
     for candidate in found:
         try:
@@ -837,7 +846,8 @@ def judge_home(info: HomeInfo, rules: PluginRules = OURS, gui_arch: str | None =
             f"Install a {gui_arch} Python (e.g. a {gui_arch} conda) and create the env again: "
             + CONDA_CREATE_COMMAND,
         )
-    if not info.has_numpy:
+    wrong_version = any(r.code == "version" for r in reasons)
+    if not info.has_numpy and not wrong_version:  # a Home of the wrong version is replaced, not fixed
         add(
             "numpy-missing",
             "error",
@@ -905,3 +915,40 @@ def home_module_names(info: HomeInfo) -> set[str]:
         names |= _module_names_in(folder, packages_need_init=False)
     names.discard("__pycache__")
     return names
+
+
+def judge_probe(verdict: Verdict, info: HomeInfo, probe: ProbeResult) -> Verdict:
+    """`verdict` extended by what running the interpreter showed (homes --exec): a probe that hangs,
+    crashes, fails, cannot import numpy or contradicts the files makes the verdict an error."""
+    reasons = list(verdict.reasons)
+    create = f"Create a working Home: {CONDA_CREATE_COMMAND}"
+    if probe.status in ("timeout", "crashed", "failed"):
+        reasons.append(
+            Reason(f"probe-{probe.status}", "error", f"running the interpreter: {probe.message}", create)
+        )
+    elif probe.status == "numpy-missing" and not any(r.code == "numpy-missing" for r in reasons):
+        reasons.append(
+            Reason(
+                "probe-numpy", "error", probe.message, "Reinstall numpy in this Home (conda install numpy)."
+            )
+        )
+    if probe.version is not None and info.version is not None and probe.version != info.version:
+        reasons.append(
+            Reason(
+                "probe-version",
+                "warn",
+                f"the files say Python {info.version_text} but the interpreter is {probe.full_version}",
+                "The Home is inconsistent (a moved or partly upgraded environment): recreate it.",
+            )
+        )
+    if probe.arch is not None and info.archs and probe.arch not in info.archs:
+        reasons.append(
+            Reason(
+                "probe-arch",
+                "warn",
+                f"the binaries are {'/'.join(info.archs)} but the interpreter runs as {probe.arch}",
+                "Under Rosetta or emulation the GUI must run as the same architecture as the Home.",
+            )
+        )
+    status: Status = "error" if any(r.severity == "error" for r in reasons) else ("warn" if reasons else "ok")
+    return Verdict(status, tuple(reasons), verdict.rules)
