@@ -24,6 +24,10 @@ COMMANDS: dict[str, CommandEntry] = {
     "configure": CommandEntry(
         "oe_pyproc_setup.commands.configure:configure", "Write a checked Python Home into the GUI's settings."
     ),
+    "doctor": CommandEntry(
+        "oe_pyproc_setup.commands.doctor:doctor",
+        "Check the Python Home and the GUI set-up; say how to fix them.",
+    ),
     "new-script": CommandEntry(
         "oe_pyproc_setup.commands.new_script:new_script", "Create a processor script from a template."
     ),
