@@ -31,6 +31,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "new-script": CommandEntry(
         "oe_pyproc_setup.commands.new_script:new_script", "Create a processor script from a template."
     ),
+    "run": CommandEntry(
+        "oe_pyproc_setup.commands.run:run", "Try a script offline in the native host, as the plugin runs it."
+    ),
 }
 
 

@@ -1,0 +1,163 @@
+"""`oe-pyproc run --plot FILE.png`: raw vs processed traces around an event, and block times vs the budget.
+
+matplotlib is an optional extra (`oe-pyproc-setup[plot]`); it is imported only when a plot is asked for,
+with the non-interactive Agg backend so no display is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oe_pyproc_setup.errors import UserFacingError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from oe_pyproc_setup.commands.run import HostRun, Plan, _OutputSink
+
+# Traces are drawn this long before and after the event.
+WINDOW_SECONDS = 0.05
+MAX_TRACES = 4
+
+
+def require_matplotlib() -> None:
+    """Fail early, before anything runs, when --plot cannot be honoured."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserFacingError(
+            "--plot needs matplotlib, which is not installed for this Python",
+            hint="Install the extra: pip install 'oe-pyproc-setup[plot]'",
+        ) from None
+
+
+def _event_index(plan: Plan, report: dict[str, Any], processed_samples: int) -> tuple[int, str]:
+    """The stream-relative sample to centre on, and what it is: the first input TTL event, else the first
+    event the script sent, else the middle of the processed data."""
+    import numpy as np
+
+    if plan.stream is not None and plan.input_events is not None and len(plan.input_events):
+        index = (
+            int(np.searchsorted(plan.stream.sample_numbers, plan.input_events.sample_numbers[0]))
+            - plan.first_index
+        )
+        if 0 <= index < processed_samples:
+            line = int(plan.input_events.lines[0])
+            return index, f"input TTL line {line} {'on' if plan.input_events.states[0] else 'off'}"
+    for instance in report.get("instances", []):
+        for event in instance.get("events_emitted", []):
+            index = int(event.get("sample_number", -1))
+            if 0 <= index < processed_samples:
+                return index, f"script's TTL line {event.get('line')} {'on' if event.get('state') else 'off'}"
+    return processed_samples // 2, "middle of the run (no TTL event)"
+
+
+def _block_percents(report: dict[str, Any]) -> list[float] | None:
+    """Per-block budget use in percent, summed over instances, when the host reports them block by block."""
+    per_instance = [i.get("block_budget_percent") for i in report.get("instances", [])]
+    if not per_instance or any(not isinstance(values, list) for values in per_instance):
+        return None
+    length = min(len(values) for values in per_instance if isinstance(values, list))
+    return [
+        sum(float(values[b]) for values in per_instance if isinstance(values, list)) for b in range(length)
+    ]
+
+
+def save_plot(plan: Plan, run: HostRun, sink: _OutputSink, report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    processed: np.ndarray | None = sink.processed()
+    figure, (traces_axis, time_axis) = plt.subplots(
+        2, 1, figsize=(11, 8), gridspec_kw={"height_ratios": [3, 2]}
+    )
+    figure.suptitle(
+        f"oe-pyproc run {plan.script.name}" + (" (interrupted: partial)" if run.interrupted else "")
+    )
+
+    if processed is not None and processed.shape[1]:
+        centre, what = _event_index(plan, report, processed.shape[1])
+        half = max(1, round(WINDOW_SECONDS * plan.sample_rate))
+        start, stop = max(0, centre - half), min(processed.shape[1], centre + half)
+        seconds = (np.arange(start, stop) - centre) / plan.sample_rate * 1000.0
+        shown = min(processed.shape[0], MAX_TRACES)
+        raw = None
+        if plan.stream is not None and plan.channel_index is not None:
+            raw = plan.stream.scaled_block(
+                plan.first_index + start, plan.first_index + stop, plan.channel_index[:shown]
+            )
+        spread = float(np.ptp(processed[:shown, start:stop])) if stop > start else 1.0
+        if raw is not None and raw.size:
+            spread = max(spread, float(np.ptp(raw)))
+        offset = spread * 1.2 if spread > 0 else 1.0
+        for row in range(shown):
+            if raw is not None:
+                traces_axis.plot(
+                    seconds,
+                    raw[row] - row * offset,
+                    color="0.6",
+                    linewidth=0.8,
+                    label="raw" if row == 0 else None,
+                )
+            traces_axis.plot(
+                seconds,
+                processed[row, start:stop] - row * offset,
+                color="C0",
+                linewidth=0.8,
+                label="processed" if row == 0 else None,
+            )
+        traces_axis.axvline(0.0, color="C3", linestyle="--", linewidth=1.0, label=what)
+        traces_axis.set_xlabel("time from the event (ms)")
+        traces_axis.set_ylabel(f"channels 1–{shown} (offset), µV")
+        title = (
+            "raw vs processed" if raw is not None else "processed (synthetic input is generated in the host)"
+        )
+        traces_axis.set_title(f"{title}, around the {what}")
+        traces_axis.legend(loc="upper right", fontsize="small")
+    else:
+        traces_axis.text(0.5, 0.5, "no processed data came back", ha="center", va="center")
+        traces_axis.set_axis_off()
+
+    budget = plan.budget_ms
+    percents = _block_percents(report)
+    if percents:
+        times = np.asarray(percents) * budget / 100.0
+        time_axis.hist(times, bins=min(60, max(10, len(times) // 5)), color="C0")
+        time_axis.set_xlabel("time per block, script + bridge (ms)")
+        time_axis.set_ylabel("blocks")
+        time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
+        time_axis.set_title(f"per-block time of {len(times)} blocks vs the budget")
+    else:
+        # The report carries percentiles only: show them against the budget.
+        labels, values = [], []
+        for instance in report.get("instances", []):
+            stats = instance.get("timing_us", {}).get("budget_percent", {})
+            for name in ("median", "p99", "max"):
+                labels.append(f"#{instance.get('index')} {name}" if plan.instances > 1 else name)
+                values.append(float(stats.get(name, 0.0)) * budget / 100.0)
+        time_axis.barh(labels, values, color="C0")
+        time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
+        time_axis.set_xlabel("time per block, script + bridge (ms)")
+        time_axis.set_title("per-block time percentiles vs the budget")
+    time_axis.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserFacingError(f"--plot {path}: the folder {path.parent} does not exist")
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temp_name, dpi=110, format="png")
+        os.replace(temp_name, path)
+    except OSError as error:
+        Path(temp_name).unlink(missing_ok=True)
+        raise UserFacingError(f"cannot write the plot {path}: {error.strerror or error}") from None
+    finally:
+        plt.close(figure)
