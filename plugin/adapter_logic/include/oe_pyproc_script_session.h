@@ -1,0 +1,100 @@
+// oe_pyproc_script_session.h — one processor's script on the bridge, without JUCE.
+//
+// The GUI calls a processor from two threads: the message thread (parameters, editor buttons, config
+// messages, acquisition start/stop) and the audio thread (events, process). The bridge requires that calls
+// on one instance do not overlap, so a session serialises them with one mutex: the message thread waits for
+// it, the audio thread only tries it and lets the block pass through unchanged when it is busy (a reload
+// during acquisition never blocks audio).
+#pragma once
+
+#include "oe_pyproc_adapter_logic.h"
+#include "oe_pyproc_bridge.h"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace oe_pyproc::adapter {
+
+struct SessionState {
+    bool has_instance = false;
+    bool loaded = false;   // a script was imported and PyProcessor constructed
+    bool faulted = false;  // the bridge bypasses the script until a reload
+    std::string script_path;
+    std::string last_error;  // full text with traceback
+};
+
+class ScriptSession {
+public:
+    explicit ScriptSession(uint64_t instance_id);
+    ~ScriptSession();
+    ScriptSession(const ScriptSession&) = delete;
+    ScriptSession& operator=(const ScriptSession&) = delete;
+
+    // ---- message thread ----
+    // Creates the bridge instance once the runtime runs (idempotent).
+    void attach(const oe_pyproc_bridge_api* api);
+    bool attached() const;
+
+    // Import `script_path` and construct PyProcessor(processor, num_channels, sample_rate). Returns the
+    // bridge status; on failure the error is in state().last_error.
+    int load(const std::string& script_path, int num_channels, double sample_rate);
+    int reload();  // also recovers a faulted instance; allowed during acquisition
+    int reinit(int num_channels, double sample_rate);  // stream/channel-count change, no re-import
+    void unload();  // no script: the instance is replaced by a fresh one (the old processor handle raises)
+    int prepare(int max_samples);
+    void set_policy(ErrorPolicy policy);
+    ErrorPolicy policy() const { return policy_; }
+
+    int start_acquisition();
+    int stop_acquisition();
+    int start_recording(const std::string& recording_dir);
+    int stop_recording();
+
+    SessionState state() const;
+    // Records an error that did not come from the bridge (no Home, missing file) for the status line.
+    void set_external_error(const std::string& message);
+
+    // ---- audio thread ----
+    // RAII: holds the session for one block if it is free. When !active(), pass the block through.
+    class Block {
+    public:
+        explicit Block(ScriptSession& session);
+        ~Block();
+        Block(const Block&) = delete;
+        Block& operator=(const Block&) = delete;
+        bool active() const { return active_; }
+        void ttl_event(const oe_pyproc_ttl_event& event);
+        void spike(const oe_pyproc_spike& spike);
+        // Runs the script on the block; records the script time. Returns the bridge status.
+        int process(const oe_pyproc_block& block, double sample_rate);
+        // Moves queued add_python_event entries into `out` (capacity entries at most).
+        int drain(oe_pyproc_event_out* out, int capacity);
+
+    private:
+        ScriptSession& session_;
+        std::unique_lock<std::mutex> lock_;
+        bool active_ = false;
+    };
+
+    BlockTimer& timer() { return timer_; }
+    const BlockTimer& timer() const { return timer_; }
+    uint64_t blocks_skipped_busy() const { return blocks_skipped_busy_.load(std::memory_order_relaxed); }
+
+private:
+    int after_call(int status);  // updates loaded/last_error from a load-type call (mutex held)
+
+    const uint64_t instance_id_;
+    mutable std::mutex mutex_;
+    const oe_pyproc_bridge_api* api_ = nullptr;
+    oe_pyproc_instance* instance_ = nullptr;
+    bool loaded_ = false;
+    std::string script_path_;
+    std::string last_error_;
+    ErrorPolicy policy_ = ErrorPolicy::Bypass;
+    int prepared_samples_ = 0;
+    BlockTimer timer_;
+    std::atomic<uint64_t> blocks_skipped_busy_{0};
+};
+
+}  // namespace oe_pyproc::adapter

@@ -1,0 +1,234 @@
+#include "oe_pyproc_script_session.h"
+
+namespace oe_pyproc::adapter {
+
+ScriptSession::ScriptSession(uint64_t instance_id) : instance_id_(instance_id) {}
+
+ScriptSession::~ScriptSession() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (api_ != nullptr && instance_ != nullptr) {
+        api_->destroy(instance_);
+    }
+}
+
+void ScriptSession::attach(const oe_pyproc_bridge_api* api) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (api == nullptr || instance_ != nullptr) {
+        return;
+    }
+    api_ = api;
+    instance_ = api_->create(instance_id_);
+    if (instance_ != nullptr) {
+        api_->set_policy(instance_, static_cast<int32_t>(policy_));
+        if (prepared_samples_ > 0) {
+            api_->prepare(instance_, prepared_samples_);
+        }
+    }
+}
+
+bool ScriptSession::attached() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return instance_ != nullptr;
+}
+
+int ScriptSession::after_call(int status) {
+    if (status == OE_PYPROC_OK) {
+        loaded_ = true;
+        last_error_.clear();
+    } else {
+        const char* error = api_->get_last_error(instance_);
+        last_error_ = (error != nullptr && *error != '\0') ? error : "the bridge returned status " + std::to_string(status);
+        if (status == OE_PYPROC_LOAD_FAILED) {
+            loaded_ = false;
+        }
+    }
+    return status;
+}
+
+int ScriptSession::load(const std::string& script_path, int num_channels, double sample_rate) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    script_path_ = script_path;
+    if (instance_ == nullptr) {
+        last_error_ = "Python is not running (no valid Home)";
+        loaded_ = false;
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    return after_call(api_->load_script(instance_, script_path.c_str(), num_channels, sample_rate));
+}
+
+int ScriptSession::reload() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (instance_ == nullptr) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    if (script_path_.empty()) {
+        last_error_ = "no script to reload";
+        return OE_PYPROC_INVALID_ARGUMENT;
+    }
+    return after_call(api_->reload(instance_));
+}
+
+int ScriptSession::reinit(int num_channels, double sample_rate) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (instance_ == nullptr || !loaded_) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    return after_call(api_->reinit(instance_, num_channels, sample_rate));
+}
+
+void ScriptSession::unload() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    script_path_.clear();
+    last_error_.clear();
+    loaded_ = false;
+    if (instance_ == nullptr) {
+        return;
+    }
+    api_->destroy(instance_);
+    instance_ = api_->create(instance_id_);
+    if (instance_ != nullptr) {
+        api_->set_policy(instance_, static_cast<int32_t>(policy_));
+        if (prepared_samples_ > 0) {
+            api_->prepare(instance_, prepared_samples_);
+        }
+    }
+}
+
+int ScriptSession::prepare(int max_samples) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    prepared_samples_ = max_samples;
+    if (instance_ == nullptr) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    return api_->prepare(instance_, max_samples);
+}
+
+void ScriptSession::set_policy(ErrorPolicy policy) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    policy_ = policy;
+    if (instance_ != nullptr) {
+        api_->set_policy(instance_, static_cast<int32_t>(policy));
+    }
+}
+
+int ScriptSession::start_acquisition() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    timer_.reset();
+    if (instance_ == nullptr || !loaded_) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    int status = api_->start_acquisition(instance_);
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(status);
+    }
+    return status;
+}
+
+int ScriptSession::stop_acquisition() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (instance_ == nullptr || !loaded_) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    int status = api_->stop_acquisition(instance_);
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(status);
+    }
+    return status;
+}
+
+int ScriptSession::start_recording(const std::string& recording_dir) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (instance_ == nullptr || !loaded_) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    int status = api_->start_recording(instance_, recording_dir.c_str());
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(status);
+    }
+    return status;
+}
+
+int ScriptSession::stop_recording() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (instance_ == nullptr || !loaded_) {
+        return OE_PYPROC_NOT_INITIALIZED;
+    }
+    int status = api_->stop_recording(instance_);
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(status);
+    }
+    return status;
+}
+
+SessionState ScriptSession::state() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SessionState state;
+    state.has_instance = instance_ != nullptr;
+    state.loaded = loaded_;
+    state.script_path = script_path_;
+    state.last_error = last_error_;
+    if (instance_ != nullptr) {
+        oe_pyproc_instance_state bridge_state{};
+        api_->get_state(instance_, &bridge_state);
+        state.faulted = bridge_state.faulted != 0;
+        if (bridge_state.error_count > 0) {
+            // Errors raised on the audio thread are only known to the bridge; fetch the text here.
+            const char* error = api_->get_last_error(instance_);
+            if (error != nullptr && *error != '\0') {
+                state.last_error = error;
+            }
+        }
+    }
+    return state;
+}
+
+void ScriptSession::set_external_error(const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_error_ = message;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Audio thread
+// ---------------------------------------------------------------------------------------------------------
+
+ScriptSession::Block::Block(ScriptSession& session) : session_(session), lock_(session.mutex_, std::try_to_lock) {
+    active_ = lock_.owns_lock() && session_.instance_ != nullptr && session_.loaded_;
+    if (!lock_.owns_lock()) {
+        session_.blocks_skipped_busy_.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+ScriptSession::Block::~Block() = default;
+
+void ScriptSession::Block::ttl_event(const oe_pyproc_ttl_event& event) {
+    if (active_) {
+        session_.api_->ttl_event(session_.instance_, &event);
+    }
+}
+
+void ScriptSession::Block::spike(const oe_pyproc_spike& spike) {
+    if (active_) {
+        session_.api_->spike(session_.instance_, &spike);
+    }
+}
+
+int ScriptSession::Block::process(const oe_pyproc_block& block, double sample_rate) {
+    if (!active_) {
+        return OE_PYPROC_BYPASSED;
+    }
+    oe_pyproc_block_result result{};
+    int status = session_.api_->process(session_.instance_, &block, &result);
+    if (result.data_path != OE_PYPROC_PATH_NONE) {
+        session_.timer_.record(result.script_ns, block.num_samples, sample_rate);
+    }
+    return status;
+}
+
+int ScriptSession::Block::drain(oe_pyproc_event_out* out, int capacity) {
+    if (!lock_.owns_lock() || session_.instance_ == nullptr) {
+        return 0;
+    }
+    return session_.api_->drain_events(session_.instance_, out, capacity);
+}
+
+}  // namespace oe_pyproc::adapter
