@@ -1,0 +1,95 @@
+"""Atomic writes with one backup of the first original: real files, permissions, odd names."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import BACKUP_SUFFIX, atomic_write_bytes, atomic_write_text, backup_path_for
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_new_file_is_written_without_backup(tmp_path: Path) -> None:
+    target = tmp_path / "new.json"
+    assert atomic_write_bytes(target, b"{}") is None
+    assert target.read_bytes() == b"{}"
+    assert not backup_path_for(target).exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_first_original_is_backed_up_once_and_never_overwritten(tmp_path: Path) -> None:
+    target = tmp_path / "lastConfig.xml"
+    target.write_bytes(b"original")
+    backup = atomic_write_bytes(target, b"second")
+    assert backup == tmp_path / f"lastConfig.xml{BACKUP_SUFFIX}"
+    assert backup.read_bytes() == b"original"
+    assert atomic_write_bytes(target, b"third") is None
+    assert backup.read_bytes() == b"original"
+    assert target.read_bytes() == b"third"
+    assert leftovers(tmp_path) == []
+
+
+def test_backup_can_be_skipped(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_bytes(b"x")
+    assert atomic_write_bytes(target, b"y", backup=False) is None
+    assert not backup_path_for(target).exists()
+
+
+def test_permissions_are_preserved(tmp_path: Path) -> None:
+    target = tmp_path / "settings.xml"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    atomic_write_bytes(target, b"new")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert stat.S_IMODE(backup_path_for(target).stat().st_mode) == 0o640
+
+
+def test_read_only_file_is_refused_and_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "locked.xml"
+    target.write_bytes(b"keep me")
+    target.chmod(0o444)
+    with pytest.raises(UserFacingError, match="read-only"):
+        atomic_write_bytes(target, b"changed")
+    assert target.read_bytes() == b"keep me"
+    assert not backup_path_for(target).exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_read_only_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    target = folder / "file.xml"
+    target.write_bytes(b"keep")
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(UserFacingError, match="read-only"):
+            atomic_write_bytes(target, b"changed")
+        assert target.read_bytes() == b"keep"
+        assert sorted(os.listdir(folder)) == ["file.xml"]
+    finally:
+        folder.chmod(0o755)
+
+
+def test_missing_folder_and_folder_target_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserFacingError, match="does not exist"):
+        atomic_write_bytes(tmp_path / "nope" / "x.json", b"")
+    with pytest.raises(UserFacingError, match="is a folder"):
+        atomic_write_bytes(tmp_path, b"")
+
+
+def test_spaces_and_non_ascii_names(tmp_path: Path) -> None:
+    folder = tmp_path / "Mes réglages" / "Open Ephys ü"
+    folder.mkdir(parents=True)
+    target = folder / "dernière config.xml"
+    target.write_text("é", encoding="utf-8")
+    backup = atomic_write_text(target, "ü\r\nline two\r\n")
+    assert backup is not None and backup.read_text(encoding="utf-8") == "é"
+    assert target.read_bytes() == "ü\r\nline two\r\n".encode()  # newlines kept as given
