@@ -34,6 +34,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "run": CommandEntry(
         "oe_pyproc_setup.commands.run:run", "Try a script offline in the native host, as the plugin runs it."
     ),
+    "install": CommandEntry("oe_pyproc_setup.commands.install:install", "Install the plugin into the GUI."),
+    "uninstall": CommandEntry("oe_pyproc_setup.commands.uninstall:uninstall", "Undo install in the GUI."),
 }
 
 

@@ -1,0 +1,561 @@
+"""Putting the plugin from a conda environment into the GUI's plugin folder, and taking it out again.
+
+`plan_install` checks everything first (the environment's plugin, its API version, platform and
+architecture, the GUI folder, a running GUI, an upstream plugin, files in the way) and changes nothing;
+`execute_install` then copies file by file (temp file + rename), moves an upstream plugin aside (out of the
+folder the GUI searches), writes the default Home file and finally the manifest, rolling back what it did
+if a step fails. `plan_uninstall` / `execute_uninstall` undo exactly what the manifest lists, so an
+install followed by an uninstall leaves the GUI's folders byte for byte as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
+from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes
+from oe_pyproc_setup.install_manifest import (
+    DefaultHomeRecord,
+    InstalledFile,
+    InstallManifest,
+    MovedAside,
+    read_manifest,
+    write_manifest,
+)
+from oe_pyproc_setup.plugin_meta import (
+    METADATA_FILE,
+    PLUGIN_FOLDER,
+    PluginMetadata,
+    find_adapter,
+    find_upstream_plugins,
+    gui_version_text,
+    prefix_plugin_dir,
+    prefix_plugin_dirs,
+    read_plugin_metadata,
+    sha256_file,
+    this_platform,
+    tree_files,
+)
+
+MOVED_ASIDE_FOLDER = "oe-pyproc-moved-aside"  # under the GUI root: outside every folder the GUI searches
+UNINSTALL_REMINDER = (
+    "Run `oe-pyproc uninstall` before removing this environment: the GUI would otherwise keep a plugin "
+    "whose Python Home is gone."
+)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def resolve_prefix(prefix: Path | None, environ: dict[str, str] | None = None) -> tuple[Path, str]:
+    """--prefix, else the active conda environment (CONDA_PREFIX), else the environment running oe-pyproc."""
+    env = os.environ if environ is None else environ
+    if prefix is not None:
+        chosen, origin = Path(prefix).expanduser(), "--prefix"
+    elif env.get("CONDA_PREFIX"):
+        chosen, origin = Path(env["CONDA_PREFIX"]), "the active conda environment (CONDA_PREFIX)"
+    else:
+        chosen, origin = Path(sys.prefix), "the environment running oe-pyproc"
+    if not chosen.exists():
+        raise UserFacingError(f"{origin}: {chosen} does not exist")
+    if not chosen.is_dir():
+        raise UserFacingError(f"{origin}: {chosen} is a file; an environment's folder was expected")
+    return chosen.absolute(), origin
+
+
+def gui_arch_for(gui_exe: Path | None, running: list[RunningProcess]) -> tuple[str, str]:
+    """The GUI process's architecture and how we know: --gui-exe, a running GUI, else this machine."""
+    if gui_exe is not None:
+        arch = gui_process_arch(Path(gui_exe).expanduser())
+        if arch is None:
+            raise UserFacingError(f"--gui-exe {gui_exe}: not a GUI binary whose architecture can be read")
+        return arch, f"--gui-exe {gui_exe}"
+    for process in running:
+        if process.executable is not None:
+            arch = gui_process_arch(process.executable)
+            if arch is not None:
+                return arch, f"the running GUI (pid {process.pid})"
+    return normalize_machine(platform.machine()), "this machine (pass --gui-exe to check the GUI binary)"
+
+
+def _tree_relatives(folder: Path) -> list[str]:
+    return [p.relative_to(folder).as_posix() for p in tree_files(folder)]
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        shutil.copy2(source, temp)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _write_bytes_atomic(target: Path, data: bytes) -> None:
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _os_error(action: str, error: OSError) -> UserFacingError:
+    where = f" {error.filename}" if error.filename else ""
+    return UserFacingError(f"{action}:{where}: {error.strerror or error}")
+
+
+# ------------------------------------------------------------------------------------------- install
+
+
+@dataclass
+class InstallPlan:
+    prefix: Path
+    prefix_origin: str
+    source_dir: Path
+    metadata: PluginMetadata
+    layout: GuiLayout
+    gui_arch: str
+    gui_arch_source: str
+    files: list[tuple[Path, str, str]]  # (source file, path relative to plugins dir, sha256)
+    previous: InstallManifest | None
+    to_move_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (upstream plugin, aside path)
+    stale_files: list[str] = field(default_factory=list)  # in the previous manifest, not in this install
+    running: list[RunningProcess] = field(default_factory=list)
+    up_to_date: bool = False
+
+
+def _check_plugin(prefix: Path, api: int) -> tuple[Path, PluginMetadata]:
+    source = prefix_plugin_dir(prefix, api)
+    if not source.is_dir():
+        others = [p for p in prefix_plugin_dirs(prefix) if p != source]
+        if others:
+            built_for = ", ".join(sorted({p.parent.name.replace("plugins-api", "API ") for p in others}))
+            raise UserFacingError(
+                f"the oe-pyproc plugin in {prefix} was built for {built_for}, not {gui_version_text(api)}",
+                hint="Install the package built for your GUI, or pass the --api of the GUI you run.",
+            )
+        raise UserFacingError(
+            f"no oe-pyproc plugin in {prefix} (expected {source})",
+            hint="Install the conda package into that environment (`conda install -c conda-forge oe-pyproc`) "
+            "or pass --prefix with the environment that has it.",
+        )
+    metadata = read_plugin_metadata(source / METADATA_FILE)
+    if metadata.plugin_api != api:
+        raise UserFacingError(
+            f"the plugin in {source} is built for {gui_version_text(metadata.plugin_api)}, "
+            f"not {gui_version_text(api)}",
+            hint="Install the package built for your GUI's plugin API, or pass the matching --api.",
+        )
+    if metadata.platform != this_platform():
+        raise UserFacingError(
+            f"the plugin in {source} is built for {metadata.platform}, not {this_platform()}"
+        )
+    adapter = find_adapter(source)
+    if adapter is None:
+        raise UserFacingError(
+            f"the plugin in {source} has no GUI adapter (python-processor.so/.dll/.bundle): the package was "
+            "built without the GUI headers (OE_PYPROC_WITHOUT_ADAPTER), so the GUI could not load it",
+            hint="Install a package built with the adapter; `oe-pyproc run` works without it.",
+        )
+    missing = metadata.missing_bridges()
+    if missing:
+        raise UserFacingError(
+            f"the plugin in {source} is incomplete: bridge files missing: {', '.join(missing)}"
+        )
+    adapter_binary = (
+        adapter if adapter.is_file() else next(iter(sorted(adapter.glob("Contents/MacOS/*"))), adapter)
+    )
+    info = read_binary_info(adapter_binary)
+    if info is not None and metadata.arch not in info.archs:
+        raise UserFacingError(
+            f"{adapter} is built for {', '.join(info.archs)} but its metadata says {metadata.arch}: "
+            "the package is damaged; reinstall it"
+        )
+    return source, metadata
+
+
+def _planned_files(source: Path, metadata: PluginMetadata) -> list[tuple[Path, str, str]]:
+    """Source file → path relative to the GUI's plugin folder. macOS: bundles at the top (the GUI loads only
+    top-level bundles), the rest in our folder (*unverified*); elsewhere everything in our folder."""
+    planned = []
+    for path in tree_files(source):
+        relative = path.relative_to(source)
+        if metadata.platform == "macos" and relative.parts[0].endswith(".bundle"):
+            target = relative.as_posix()
+        else:
+            target = f"{PLUGIN_FOLDER}/{relative.as_posix()}"
+        planned.append((path, target, sha256_file(path)))
+    return planned
+
+
+def plan_install(
+    *,
+    prefix: Path | None,
+    layout: GuiLayout,
+    gui_exe: Path | None,
+    force: bool,
+    replace_upstream: bool,
+    environ: dict[str, str] | None = None,
+) -> InstallPlan:
+    chosen, origin = resolve_prefix(prefix, environ)
+    source, metadata = _check_plugin(chosen, layout.api)
+    if not layout.root.is_dir():
+        raise UserFacingError(
+            f"the GUI's folder {layout.root} does not exist yet",
+            hint="Start the Open Ephys GUI once (it creates the folder), or pass --gui-root with the folder "
+            "of the GUI you use.",
+        )
+    if layout.plugins_dir.exists() and not layout.plugins_dir.is_dir():
+        raise UserFacingError(f"{layout.plugins_dir} is a file; the GUI's plugin folder was expected")
+    running = running_gui_processes()
+    if running and not force:
+        pids = ", ".join(str(p.pid) for p in running)
+        raise UserFacingError(
+            f"the Open Ephys GUI is running (pid {pids}); it keeps its plugins loaded",
+            hint="Close the GUI and run this again, or pass --force to install anyway (it takes effect "
+            "at the GUI's next start).",
+        )
+    gui_arch, arch_source = gui_arch_for(gui_exe, running)
+    if metadata.arch != gui_arch:
+        hint = "Install the package built for the GUI's architecture."
+        if metadata.platform == "macos" and gui_arch == "x86_64":
+            hint = (
+                "An Intel (x86_64) GUI on Apple Silicon needs an osx-64 environment: "
+                "`CONDA_SUBDIR=osx-64 conda create -n oe-python-plugin-x86 -c conda-forge oe-pyproc`, "
+                "then install from it (unverified here)."
+            )
+        raise UserFacingError(
+            f"the plugin is built for {metadata.arch} but the GUI runs as {gui_arch} ({arch_source})",
+            hint=hint,
+        )
+    previous = read_manifest(layout.manifest)
+    files = _planned_files(source, metadata)
+    plan = InstallPlan(chosen, origin, source, metadata, layout, gui_arch, arch_source, files, previous)
+    plan.running = running
+    previous_paths = {f.path for f in previous.files} if previous else set()
+    new_paths = {target for _, target, _ in files}
+    plan.stale_files = sorted(previous_paths - new_paths)
+
+    # Anything in our way that we did not put there is the user's: refuse rather than overwrite it.
+    in_the_way = [
+        target
+        for _, target, _ in files
+        if (layout.plugins_dir / target).exists() and target not in previous_paths
+    ]
+    our_folder = layout.plugins_dir / PLUGIN_FOLDER
+    if our_folder.is_dir():
+        in_the_way += [
+            f"{PLUGIN_FOLDER}/{rel}"
+            for rel in _tree_relatives(our_folder)
+            if f"{PLUGIN_FOLDER}/{rel}" not in previous_paths and f"{PLUGIN_FOLDER}/{rel}" not in new_paths
+        ]
+    if in_the_way:
+        raise UserFacingError(
+            f"files not installed by oe-pyproc are in the way in {layout.plugins_dir}: "
+            + ", ".join(sorted(in_the_way)),
+            hint="Move them somewhere else (they are not ours to overwrite), then run install again.",
+        )
+
+    ours = {layout.plugins_dir / p for p in previous_paths | new_paths}
+    upstream = find_upstream_plugins(layout.plugins_dir, ours)
+    if upstream and not replace_upstream:
+        raise UserFacingError(
+            "upstream's Python Processor is installed: "
+            + ", ".join(str(p) for p in upstream)
+            + "; both provide the processor 'Python Processor' and the GUI takes whichever it finds first",
+            hint="Re-run with --replace-upstream to move it aside (out of the plugin folder; "
+            "`oe-pyproc uninstall` puts it back), or remove it with the GUI's Plugin Installer.",
+        )
+    aside_root = layout.root / MOVED_ASIDE_FOLDER / layout.plugins_dir.name
+    for path in upstream:
+        aside = aside_root / path.relative_to(layout.plugins_dir)
+        if aside.exists():
+            raise UserFacingError(f"cannot move {path} aside: {aside} already exists; move one of them away")
+        plan.to_move_aside.append((path, aside))
+
+    plan.up_to_date = (
+        previous is not None
+        and not plan.to_move_aside
+        and Path(previous.source_prefix) == chosen
+        and {(f.path, f.sha256) for f in previous.files} == {(t, s) for _, t, s in files}
+        and all(
+            (layout.plugins_dir / t).is_file() and sha256_file(layout.plugins_dir / t) == s
+            for _, t, s in files
+        )
+        and _default_home_is(layout, chosen)
+    )
+    return plan
+
+
+def _default_home_is(layout: GuiLayout, prefix: Path) -> bool:
+    from oe_pyproc_setup.defaulthome import read_default_home
+
+    try:
+        record = read_default_home(layout.default_home_file)
+    except UserFacingError:
+        return False
+    return record is not None and Path(record.python_home) == prefix
+
+
+def describe_install(plan: InstallPlan) -> list[str]:
+    layout, meta = plan.layout, plan.metadata
+    lines = [
+        f"from {plan.source_dir} ({plan.prefix_origin})",
+        f"oe-pyproc plugin {meta.version}, {gui_version_text(meta.plugin_api)}, {meta.platform} {meta.arch}, "
+        f"bridges for Python {', '.join(sorted(meta.bridges)) or 'none'}",
+    ]
+    for path, aside in plan.to_move_aside:
+        lines.append(f"move upstream's plugin {path} aside to {aside}")
+    for stale in plan.stale_files:
+        lines.append(f"remove {layout.plugins_dir / stale} (from the previous install, not in this one)")
+    lines.append(f"copy {len(plan.files)} files into {layout.plugins_dir}:")
+    lines += [f"  {target}" for _, target, _ in plan.files]
+    lines.append(f"record {plan.prefix} as the default Home in {layout.default_home_file}")
+    lines.append(f"write the manifest {layout.manifest}")
+    return lines
+
+
+def execute_install(plan: InstallPlan) -> InstallManifest:
+    from oe_pyproc_setup.defaulthome import write_default_home
+    from oe_pyproc_setup.fsutil import backup_path_for
+
+    layout = plan.layout
+    plugins_dir = layout.plugins_dir
+    created_dirs: list[Path] = []
+    moved: list[tuple[Path, Path]] = []
+    written: list[Path] = []
+    default_home_state: tuple[bytes | None, Path | None] | None = None  # before, backup made now
+
+    def make_dirs(folder: Path) -> None:
+        missing = []
+        current = folder
+        while not current.exists():
+            missing.append(current)
+            current = current.parent
+        for path in reversed(missing):
+            path.mkdir()
+            created_dirs.append(path)
+
+    def rollback() -> None:
+        for path in reversed(written):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if default_home_state is not None:
+            before, backup = default_home_state
+            with contextlib.suppress(OSError):
+                if before is None:
+                    layout.default_home_file.unlink()
+                else:
+                    _write_bytes_atomic(layout.default_home_file, before)
+                if backup is not None:
+                    backup.unlink()
+        for original, aside in reversed(moved):
+            with contextlib.suppress(OSError):
+                os.replace(aside, original)
+        for folder in reversed(created_dirs):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    try:
+        make_dirs(plugins_dir)
+        for original, aside in plan.to_move_aside:
+            make_dirs(aside.parent)
+            os.replace(original, aside)
+            moved.append((original, aside))
+        for stale in plan.stale_files:
+            with contextlib.suppress(FileNotFoundError):
+                (plugins_dir / stale).unlink()
+        for source, target, _ in plan.files:
+            destination = plugins_dir / target
+            make_dirs(destination.parent)
+            existed = destination.exists()
+            _copy_atomic(source, destination)
+            if not existed:
+                written.append(destination)
+
+        home_file = layout.default_home_file
+        previous_record = plan.previous.default_home if plan.previous else None
+        before = home_file.read_bytes() if home_file.is_file() else None
+        backup_existed = backup_path_for(home_file).exists()
+        make_dirs(home_file.parent)
+        write_default_home(home_file, plan.prefix, command="install")
+        backup_made = backup_path_for(home_file) if not backup_existed and before is not None else None
+        default_home_state = (before, backup_made)
+        written_sha = hashlib.sha256(home_file.read_bytes()).hexdigest()
+        if previous_record is not None:
+            # Keep what the file was before the *first* install: that is what uninstall restores.
+            default_home = DefaultHomeRecord(
+                previous_record.path, previous_record.previous, written_sha, previous_record.backup_created
+            )
+        else:
+            default_home = DefaultHomeRecord(
+                str(home_file), before, written_sha, str(backup_made) if backup_made else None
+            )
+        previous = plan.previous
+        manifest = InstallManifest(
+            source_prefix=str(plan.prefix),
+            files=[InstalledFile(target, sha) for _, target, sha in plan.files],
+            moved_aside=(previous.moved_aside if previous else [])
+            + [MovedAside(str(o), str(a)) for o, a in moved],
+            plugin={
+                "version": plan.metadata.version,
+                "plugin_api": plan.metadata.plugin_api,
+                "platform": plan.metadata.platform,
+                "arch": plan.metadata.arch,
+                "bridges": dict(plan.metadata.bridges),
+            },
+            default_home=default_home,
+            created_dirs=(previous.created_dirs if previous else []) + [str(d) for d in created_dirs],
+        )
+        write_manifest(layout.manifest, manifest, "install")
+    except OSError as error:
+        rollback()
+        raise _os_error("install failed and was rolled back", error) from None
+    except UserFacingError:
+        rollback()
+        raise
+    return manifest
+
+
+# ----------------------------------------------------------------------------------------- uninstall
+
+
+@dataclass
+class UninstallPlan:
+    layout: GuiLayout
+    manifest: InstallManifest
+    remove: list[Path]
+    modified: list[Path]  # listed files whose content changed since install (removed all the same)
+    missing: list[Path]
+    restore: list[tuple[Path, Path]]  # (aside, original)
+    restore_conflicts: list[tuple[Path, Path]]
+    default_home_action: str  # "restore", "remove", "keep (changed since install)", "none"
+    running: list[RunningProcess] = field(default_factory=list)
+
+
+def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
+    """None when nothing was installed (no manifest)."""
+    manifest = read_manifest(layout.manifest)
+    if manifest is None:
+        return None
+    running = running_gui_processes()
+    if running and not force:
+        pids = ", ".join(str(p.pid) for p in running)
+        raise UserFacingError(
+            f"the Open Ephys GUI is running (pid {pids}); it keeps the plugin loaded",
+            hint="Close the GUI and run this again, or pass --force.",
+        )
+    remove, modified, missing = [], [], []
+    for entry in manifest.files:
+        path = layout.plugins_dir / entry.path
+        if layout.plugins_dir not in path.parents:
+            raise UserFacingError(
+                f"{layout.manifest} lists {entry.path}, outside the plugin folder; not touched"
+            )
+        if path.is_file():
+            remove.append(path)
+            if sha256_file(path) != entry.sha256:
+                modified.append(path)
+        else:
+            missing.append(path)
+    restore, conflicts = [], []
+    for moved in manifest.moved_aside:
+        original, aside = Path(moved.path), Path(moved.aside)
+        if original.exists() or not aside.exists():
+            conflicts.append((aside, original))
+        else:
+            restore.append((aside, original))
+    action = "none"
+    record = manifest.default_home
+    if record is not None:
+        home_file = Path(record.path)
+        current = home_file.read_bytes() if home_file.is_file() else None
+        if current is not None and hashlib.sha256(current).hexdigest() == record.written_sha256:
+            action = "remove" if record.previous is None else "restore"
+        else:
+            action = "keep (changed since install)"
+    plan = UninstallPlan(layout, manifest, remove, modified, missing, restore, conflicts, action)
+    plan.running = running
+    return plan
+
+
+def describe_uninstall(plan: UninstallPlan) -> list[str]:
+    lines = [f"remove {len(plan.remove)} files listed in {plan.layout.manifest}:"]
+    lines += [f"  {p}" + ("  (changed since install)" if p in plan.modified else "") for p in plan.remove]
+    lines += [f"  {p}  (already gone)" for p in plan.missing]
+    lines += [f"put back {original} (from {aside})" for aside, original in plan.restore]
+    lines += [
+        f"cannot put back {original}: "
+        + ("something is there now" if original.exists() else f"{aside} is gone")
+        for aside, original in plan.restore_conflicts
+    ]
+    record = plan.manifest.default_home
+    if record is not None:
+        texts = {
+            "restore": f"restore {record.path} as it was before install",
+            "remove": f"remove {record.path} (install created it)",
+            "keep (changed since install)": f"keep {record.path}: it changed since install",
+        }
+        lines.append(texts.get(plan.default_home_action, ""))
+    lines.append(f"remove the manifest {plan.layout.manifest}")
+    return lines
+
+
+def execute_uninstall(plan: UninstallPlan) -> list[str]:
+    """Undo the install; returns problems that were left as they are (empty when everything was undone)."""
+    layout = plan.layout
+    problems: list[str] = []
+    try:
+        for path in plan.remove:
+            path.unlink()
+        for aside, original in plan.restore:
+            original.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(aside, original)
+        for aside, original in plan.restore_conflicts:
+            problems.append(
+                f"{original} was not put back: "
+                + ("something is there now" if original.exists() else f"{aside} is missing")
+                + (f"; it is still at {aside}" if aside.exists() else "")
+            )
+        record = plan.manifest.default_home
+        if record is not None:
+            home_file = Path(record.path)
+            if plan.default_home_action == "restore" and record.previous is not None:
+                _write_bytes_atomic(home_file, record.previous)
+            elif plan.default_home_action == "remove":
+                home_file.unlink()
+            elif plan.default_home_action.startswith("keep"):
+                problems.append(f"{home_file} changed since install and was kept as it is")
+            backup = Path(record.backup_created) if record.backup_created else None
+            if backup is not None and backup.is_file() and backup.read_bytes() == record.previous:
+                backup.unlink()
+        layout.manifest.unlink()
+        # Folders install created (ours, the moved-aside folder, a configs folder), deepest first, and only
+        # when empty: anything the user added since stays.
+        created = sorted(
+            (Path(d) for d in plan.manifest.created_dirs), key=lambda p: len(p.parts), reverse=True
+        )
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    except OSError as error:
+        raise _os_error("uninstall stopped", error) from None
+    return problems
