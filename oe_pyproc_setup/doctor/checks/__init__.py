@@ -13,6 +13,8 @@ from oe_pyproc_setup.doctor.checks import (
     home_layout,
     home_numpy,
     home_resolve,
+    plugin_home,
+    plugin_installed,
     python_env_vars,
     script_names,
 )
@@ -30,6 +32,8 @@ CHECKS: list[Check] = [
     chain_paths.CHECK,
     script_names.CHECK,
     gui_running.CHECK,
+    plugin_installed.CHECK,
+    plugin_home.CHECK,
 ]
 
 
