@@ -47,29 +47,29 @@ inline int run_all() {
 
 #define ADAPTER_CONCAT_INNER(a, b) a##b
 #define ADAPTER_CONCAT(a, b) ADAPTER_CONCAT_INNER(a, b)
-#define TEST_CASE(name)                                                                              \
-    static void ADAPTER_CONCAT(test_body_, __LINE__)();                                               \
-    static adapter_check::Register ADAPTER_CONCAT(test_reg_, __LINE__)(name,                          \
-                                                                       ADAPTER_CONCAT(test_body_, __LINE__)); \
+#define TEST_CASE(name)                                                                                             \
+    static void ADAPTER_CONCAT(test_body_, __LINE__)();                                                             \
+    static adapter_check::Register ADAPTER_CONCAT(test_reg_, __LINE__)(name, ADAPTER_CONCAT(test_body_, __LINE__)); \
     static void ADAPTER_CONCAT(test_body_, __LINE__)()
 
-#define CHECK(condition)                                                  \
-    do {                                                                  \
-        if (!(condition)) adapter_check::fail(__FILE__, __LINE__, #condition); \
+#define CHECK(condition)                                         \
+    do {                                                         \
+        if (!(condition))                                        \
+            adapter_check::fail(__FILE__, __LINE__, #condition); \
     } while (0)
 
-#define CHECK_EQ(actual, expected)                                                                      \
-    do {                                                                                               \
-        const auto& check_actual_ = (actual);                                                           \
-        const auto& check_expected_ = (expected);                                                       \
-        if (!(check_actual_ == check_expected_))                                                        \
-            adapter_check::fail(__FILE__, __LINE__, std::string(#actual " == " #expected));            \
+#define CHECK_EQ(actual, expected)                                                          \
+    do {                                                                                    \
+        const auto& check_actual_ = (actual);                                               \
+        const auto& check_expected_ = (expected);                                           \
+        if (!(check_actual_ == check_expected_))                                            \
+            adapter_check::fail(__FILE__, __LINE__, std::string(#actual " == " #expected)); \
     } while (0)
 
-#define CHECK_CONTAINS(haystack, needle)                                                                 \
-    do {                                                                                                \
-        const std::string check_h_ = (haystack);                                                         \
-        const std::string check_n_ = (needle);                                                           \
-        if (check_h_.find(check_n_) == std::string::npos)                                                \
+#define CHECK_CONTAINS(haystack, needle)                                                                       \
+    do {                                                                                                       \
+        const std::string check_h_ = (haystack);                                                               \
+        const std::string check_n_ = (needle);                                                                 \
+        if (check_h_.find(check_n_) == std::string::npos)                                                      \
             adapter_check::fail(__FILE__, __LINE__, "'" + check_h_ + "' does not contain '" + check_n_ + "'"); \
     } while (0)

@@ -99,8 +99,8 @@ TEST_CASE("one interpreter: the running Home is reused, a different chain Home i
     CHECK(same.action == HomeAction::UseRunning);
     HomeDecision via_link = decide_home(running, {{(dir / "link").string(), HomeOrigin::Chain}}, true, validator.fn());
     CHECK(via_link.action == HomeAction::UseRunning);
-    HomeDecision unset = decide_home(running, {{"", HomeOrigin::Chain}, {"/other", HomeOrigin::DefaultHomeFile}}, true,
-                                     validator.fn());
+    HomeDecision unset =
+        decide_home(running, {{"", HomeOrigin::Chain}, {"/other", HomeOrigin::DefaultHomeFile}}, true, validator.fn());
     CHECK(unset.action == HomeAction::UseRunning);
 
     HomeDecision other = decide_home(running, {{"/homes/other", HomeOrigin::Chain}}, false, validator.fn());
@@ -184,8 +184,8 @@ TEST_CASE("only events of the selected stream reach the script") {
 }
 
 TEST_CASE("output events are placed sample-accurately and clamped into the block") {
-    oe_pyproc_event_out events[] = {{3, 1, 500}, {1, 1, 0}, {2, 0, 696}, {4, 1, -5}, {256, 1, 10}, {-1, 0, 10},
-                                    {5, 0, 500}};
+    oe_pyproc_event_out events[] = {{3, 1, 500},  {1, 1, 0},   {2, 0, 696}, {4, 1, -5},
+                                    {256, 1, 10}, {-1, 0, 10}, {5, 0, 500}};
     int dropped = -1;
     OutputTtl placed[7];
     int count = place_output_events(events, 7, 1000, 696, placed, dropped);
@@ -297,4 +297,6 @@ TEST_CASE("this_module_directory names the folder of the binary holding the code
     CHECK(same_folder(this_module_directory(), exe.parent_path().string()));
 }
 
-int main() { return adapter_check::run_all(); }
+int main() {
+    return adapter_check::run_all();
+}

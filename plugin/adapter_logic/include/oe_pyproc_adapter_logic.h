@@ -24,8 +24,8 @@ namespace oe_pyproc::adapter {
 
 // The chain's python_home, then the default Home file, then the install manifest's source prefix
 // (DESIGN §4/§5). Problems reading the files (malformed JSON) are appended to `log`.
-std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home, const std::string& gui_root,
-                                                  int api, std::vector<std::string>& log);
+std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home, const std::string& gui_root, int api,
+                                                  std::vector<std::string>& log);
 
 enum class HomeAction {
     UseRunning,  // Python already runs with an acceptable Home: nothing to start
@@ -37,18 +37,18 @@ enum class HomeAction {
 
 struct HomeDecision {
     HomeAction action = HomeAction::NoHome;
-    std::optional<Validation> validation;  // set for Start
+    std::optional<Validation> validation;   // set for Start
     HomeOrigin origin = HomeOrigin::Chain;  // where the started Home came from (Start)
-    std::vector<std::string> log;  // one line per candidate looked at, skipped ones with their reason
-    std::string message;           // for NoHome/Refuse: one user-facing sentence
+    std::vector<std::string> log;           // one line per candidate looked at, skipped ones with their reason
+    std::string message;                    // for NoHome/Refuse: one user-facing sentence
 };
 
 using HomeValidator = std::function<Validation(const std::string& path)>;
 
 // `running_home` is Runtime::home() ("" while Python is not started). Validation only happens when
 // Python is not running yet. A chain's Home that is not used is reported, never rewritten.
-HomeDecision decide_home(const std::string& running_home, const std::vector<HomeCandidate>& candidates,
-                         bool headless, const HomeValidator& validate);
+HomeDecision decide_home(const std::string& running_home, const std::vector<HomeCandidate>& candidates, bool headless,
+                         const HomeValidator& validate);
 
 // Two spellings of one folder (trailing separators, `..`, symlinks) compare equal.
 bool same_folder(const std::string& a, const std::string& b);
@@ -88,8 +88,8 @@ constexpr int kMaxTtlLine = 255;
 struct OutputTtl {
     int line = 0;
     bool state = false;
-    int sample_in_block = 0;   // where addEvent puts it in this block
-    int64_t sample_number = 0; // absolute sample number on the selected stream
+    int sample_in_block = 0;    // where addEvent puts it in this block
+    int64_t sample_number = 0;  // absolute sample number on the selected stream
 };
 
 // Maps drained add_python_event entries onto the current block: offsets are clamped into
@@ -111,8 +111,8 @@ inline bool forward_event_to_script(uint16_t event_stream_id, const StreamChoice
 struct TimingSnapshot {
     uint64_t blocks = 0;
     double last_us = 0.0;
-    double mean_us = 0.0;  // exponential moving average over about the last 64 blocks
-    double max_us = 0.0;   // since start of acquisition (reset())
+    double mean_us = 0.0;    // exponential moving average over about the last 64 blocks
+    double max_us = 0.0;     // since start of acquisition (reset())
     double budget_us = 0.0;  // duration of the last block of data: num_samples / sample_rate
     double load = 0.0;       // mean_us / budget_us
 };
@@ -155,9 +155,9 @@ ConfigCommand parse_config_message(const std::string& text);
 // ---------------------------------------------------------------------------------------------------------
 
 struct StatusInfo {
-    std::string home;          // "" when Python is not running
+    std::string home;  // "" when Python is not running
     std::string python_version;
-    std::string script_path;   // "" when none
+    std::string script_path;  // "" when none
     bool loaded = false;
     bool faulted = false;
     ErrorPolicy policy = ErrorPolicy::Bypass;

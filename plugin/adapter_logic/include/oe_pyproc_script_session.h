@@ -39,7 +39,7 @@ public:
     // Import `script_path` and construct PyProcessor(processor, num_channels, sample_rate). Returns the
     // bridge status; on failure the error is in state().last_error.
     int load(const std::string& script_path, int num_channels, double sample_rate);
-    int reload();  // also recovers a faulted instance; allowed during acquisition
+    int reload();                                      // also recovers a faulted instance; allowed during acquisition
     int reinit(int num_channels, double sample_rate);  // stream/channel-count change, no re-import
     void unload();  // no script: the instance is replaced by a fresh one (the old processor handle raises)
     int prepare(int max_samples);

@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 // Home
 // ---------------------------------------------------------------------------------------------------------
 
-std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home, const std::string& gui_root,
-                                                  int api, std::vector<std::string>& log) {
+std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home, const std::string& gui_root, int api,
+                                                  std::vector<std::string>& log) {
     std::vector<HomeCandidate> candidates;
     candidates.push_back({chain_home, HomeOrigin::Chain});
 
@@ -66,8 +66,8 @@ bool same_folder(const std::string& a, const std::string& b) {
     return strip(canonical_a) == strip(canonical_b);
 }
 
-HomeDecision decide_home(const std::string& running_home, const std::vector<HomeCandidate>& candidates,
-                         bool headless, const HomeValidator& validate) {
+HomeDecision decide_home(const std::string& running_home, const std::vector<HomeCandidate>& candidates, bool headless,
+                         const HomeValidator& validate) {
     HomeDecision decision;
 
     if (!running_home.empty()) {
@@ -328,19 +328,19 @@ void append_json_string(std::string& out, const std::string& value) {
     out += '"';
     for (unsigned char c : value) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                out += escaped;
-            } else {
-                out += static_cast<char>(c);
-            }
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                    out += escaped;
+                } else {
+                    out += static_cast<char>(c);
+                }
         }
     }
     out += '"';
@@ -350,18 +350,18 @@ void append_json_string(std::string& out, const std::string& value) {
 std::vector<std::string> status_lines(const StatusInfo& status) {
     std::vector<std::string> lines;
     if (!status.home.empty()) {
-        lines.push_back("Home: " + status.home + (status.python_version.empty() ? "" : " (Python " +
-                                                                                          status.python_version + ")"));
+        lines.push_back("Home: " + status.home +
+                        (status.python_version.empty() ? "" : " (Python " + status.python_version + ")"));
     } else {
         lines.push_back("Home: none" + (status.home_problem.empty() ? "" : " - " + status.home_problem));
     }
     if (status.script_path.empty()) {
         lines.push_back("Script: none");
     } else {
-        std::string state = status.faulted ? "FAULTED (bypassed; reload to recover)"
-                                           : (status.loaded ? "loaded" : "not loaded");
-        lines.push_back("Script: " + file_name(status.script_path) + " - " + state + ", on error: " +
-                        to_string(status.policy));
+        std::string state =
+            status.faulted ? "FAULTED (bypassed; reload to recover)" : (status.loaded ? "loaded" : "not loaded");
+        lines.push_back("Script: " + file_name(status.script_path) + " - " + state +
+                        ", on error: " + to_string(status.policy));
     }
     if (!status.last_error.empty()) {
         lines.push_back("Error: " + error_summary(status.last_error));

@@ -37,7 +37,8 @@ int ScriptSession::after_call(int status) {
         last_error_.clear();
     } else {
         const char* error = api_->get_last_error(instance_);
-        last_error_ = (error != nullptr && *error != '\0') ? error : "the bridge returned status " + std::to_string(status);
+        last_error_ =
+            (error != nullptr && *error != '\0') ? error : "the bridge returned status " + std::to_string(status);
         if (status == OE_PYPROC_LOAD_FAILED) {
             loaded_ = false;
         }

@@ -46,13 +46,13 @@ extern "C" {
 /* Return codes of the functions that return int. */
 enum oe_pyproc_status {
     OE_PYPROC_OK = 0,
-    OE_PYPROC_BYPASSED = 1,       /* process: instance faulted or has no script; block untouched */
-    OE_PYPROC_SCRIPT_ERROR = 2,   /* a script method raised; see get_last_error (traceback included) */
+    OE_PYPROC_BYPASSED = 1,     /* process: instance faulted or has no script; block untouched */
+    OE_PYPROC_SCRIPT_ERROR = 2, /* a script method raised; see get_last_error (traceback included) */
     OE_PYPROC_INVALID_ARGUMENT = -1,
     OE_PYPROC_NOT_INITIALIZED = -2,
     OE_PYPROC_ALREADY_INITIALIZED = -3, /* initialize with a different Home: restart the process */
     OE_PYPROC_PYTHON_START_FAILED = -4,
-    OE_PYPROC_LOAD_FAILED = -5          /* script could not be imported/instantiated; see get_last_error */
+    OE_PYPROC_LOAD_FAILED = -5 /* script could not be imported/instantiated; see get_last_error */
 };
 
 /* Error policy of an instance (set_policy). */
@@ -84,10 +84,10 @@ typedef void (*oe_pyproc_log_fn)(void* user, int level, uint64_t instance_id, co
 
 /* How to start the interpreter. The loader fills it from a validated Home. All strings UTF-8. */
 typedef struct oe_pyproc_python_config {
-    uint32_t struct_size;    /* sizeof(oe_pyproc_python_config) */
-    const char* home;        /* PyConfig.home: the base installation prefix (for a venv: its base) */
-    const char* executable;  /* PyConfig.program_name + executable: the Home's interpreter; for a venv the
-                                venv's bin/python, so site.py applies pyvenv.cfg (venv site-packages only) */
+    uint32_t struct_size;           /* sizeof(oe_pyproc_python_config) */
+    const char* home;               /* PyConfig.home: the base installation prefix (for a venv: its base) */
+    const char* executable;         /* PyConfig.program_name + executable: the Home's interpreter; for a venv the
+                                       venv's bin/python, so site.py applies pyvenv.cfg (venv site-packages only) */
     const char* const* extra_paths; /* appended to sys.path after start-up; may be NULL */
     size_t num_extra_paths;
 } oe_pyproc_python_config;
@@ -96,9 +96,9 @@ typedef struct oe_pyproc_python_config {
 typedef struct oe_pyproc_block {
     float* const* channels; /* num_channels write pointers (getWritePointer of each channel) */
     int32_t num_channels;
-    int32_t num_samples;      /* this block's length (jitters, e.g. 696..698 at 30 kHz) */
-    int64_t row_stride;       /* > 0 iff channels[i] == channels[0] + i * row_stride for all i (JUCE: the
-                                 callback size); 0 when rows are not uniformly spaced (then staging) */
+    int32_t num_samples;         /* this block's length (jitters, e.g. 696..698 at 30 kHz) */
+    int64_t row_stride;          /* > 0 iff channels[i] == channels[0] + i * row_stride for all i (JUCE: the
+                                    callback size); 0 when rows are not uniformly spaced (then staging) */
     int64_t first_sample_number; /* sample number of the block's first sample (for events and reports) */
 } oe_pyproc_block;
 
@@ -149,16 +149,16 @@ typedef struct oe_pyproc_instance_state {
     int32_t faulted;
     uint64_t blocks_processed; /* process calls that reached the script */
     uint64_t blocks_bypassed;
-    uint64_t error_count;       /* exceptions caught, all methods */
-    int64_t last_error_block;   /* process-call index (0-based) of the last error, -1 if none/not in process */
-    uint64_t events_dropped;    /* add_python_event calls lost to a full queue */
+    uint64_t error_count;     /* exceptions caught, all methods */
+    int64_t last_error_block; /* process-call index (0-based) of the last error, -1 if none/not in process */
+    uint64_t events_dropped;  /* add_python_event calls lost to a full queue */
 } oe_pyproc_instance_state;
 
 typedef struct oe_pyproc_instance oe_pyproc_instance;
 
 typedef struct oe_pyproc_bridge_api {
-    uint32_t abi_version; /* OE_PYPROC_BRIDGE_ABI_VERSION */
-    uint32_t struct_size; /* sizeof(oe_pyproc_bridge_api) */
+    uint32_t abi_version;                /* OE_PYPROC_BRIDGE_ABI_VERSION */
+    uint32_t struct_size;                /* sizeof(oe_pyproc_bridge_api) */
     uint32_t python_major, python_minor; /* the Python the bridge was compiled for */
 
     /* --- interpreter (process-wide) --- */
@@ -177,8 +177,7 @@ typedef struct oe_pyproc_bridge_api {
     /* Import script_path (any file name) under a unique module name, then PyProcessor(processor,
      * num_channels, sample_rate). Re-calling it (same or other path) is a reload: the script and helper
      * modules from its folder are re-imported; a faulted instance recovers on success. */
-    int (*load_script)(oe_pyproc_instance* instance, const char* script_path, int32_t num_channels,
-                       double sample_rate);
+    int (*load_script)(oe_pyproc_instance* instance, const char* script_path, int32_t num_channels, double sample_rate);
     int (*reload)(oe_pyproc_instance* instance); /* load_script with the last path/channels/rate */
     /* Re-instantiate PyProcessor (no re-import) after a stream or channel-count change. */
     int (*reinit)(oe_pyproc_instance* instance, int32_t num_channels, double sample_rate);

@@ -35,26 +35,26 @@ struct HomeCandidate {
 
 // What the files of a Home say (no process started, nothing imported).
 struct HomeInfo {
-    std::string path;        // as given, made absolute
-    bool is_venv = false;    // pyvenv.cfg present
-    std::string base_prefix; // the base installation (== path unless venv)
-    std::string executable;  // path/bin/python3 (Windows: python.exe)
-    std::string version;     // "3.10" (from lib/python3.X or pyvenv.cfg)
+    std::string path;         // as given, made absolute
+    bool is_venv = false;     // pyvenv.cfg present
+    std::string base_prefix;  // the base installation (== path unless venv)
+    std::string executable;   // path/bin/python3 (Windows: python.exe)
+    std::string version;      // "3.10" (from lib/python3.X or pyvenv.cfg)
     int major = 0, minor = 0;
-    std::string libpython;   // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows python3X.dll)
-    std::string arch;        // of the interpreter binary: "x86_64", "aarch64", ... ("" if unknown)
-    std::string numpy_dir;   // site-packages/numpy found by scanning, "" if not found
+    std::string libpython;  // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows python3X.dll)
+    std::string arch;       // of the interpreter binary: "x86_64", "aarch64", ... ("" if unknown)
+    std::string numpy_dir;  // site-packages/numpy found by scanning, "" if not found
 };
 
 struct Validation {
     bool ok = false;
-    std::string reason;  // why not (one line, names the path and what to do); empty when ok
-    HomeInfo info;       // filled as far as inspection got
+    std::string reason;         // why not (one line, names the path and what to do); empty when ok
+    HomeInfo info;              // filled as far as inspection got
     std::string numpy_version;  // from the subprocess check
 };
 
 struct ValidationOptions {
-    std::string bridge_dir;  // where oe_pyproc_bridge_cp3XY.<ext> live
+    std::string bridge_dir;                           // where oe_pyproc_bridge_cp3XY.<ext> live
     std::chrono::milliseconds import_timeout{20000};  // for `<python> -I -c "import numpy"`
     bool check_numpy_import = true;
 };

@@ -1,0 +1,493 @@
+// oe-pyproc-host: runs processor scripts through the loader and bridge exactly as the Open Ephys adapter
+// does, on a separate audio thread over a JUCE-like buffer. Flags and report: plugin/host/README.md.
+#include "oe_pyproc_loader.h"
+
+#include "options.h"
+#include "report.h"
+#include "streams.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace oe_pyproc;
+using namespace oe_pyproc::host;
+
+namespace {
+
+std::string executable_dir() {
+    std::error_code error;
+    const fs::path self = fs::read_symlink("/proc/self/exe", error);
+    return error ? fs::current_path().string() : self.parent_path().string();
+}
+
+std::string find_bridge_dir(const Options& options) {
+    if (!options.bridge_dir.empty()) {
+        return options.bridge_dir;
+    }
+    const fs::path exe_dir = executable_dir();
+    const fs::path installed = exe_dir.parent_path() / "lib" / "oe-pyproc" / "plugins-api10" / "oe-pyproc";
+    std::error_code error;
+    if (fs::is_directory(installed, error)) {
+        return installed.string();
+    }
+    return exe_dir.string();
+}
+
+// Messages from the bridge (any thread).
+struct LogSink {
+    std::mutex mutex;
+    Report* report = nullptr;
+    const std::atomic<int64_t>* current_block = nullptr;
+    bool echo = true;
+};
+
+void on_bridge_log(void* user, int level, uint64_t instance_id, const char* message) {
+    auto* sink = static_cast<LogSink*>(user);
+    std::lock_guard<std::mutex> lock(sink->mutex);
+    if (sink->echo) {
+        std::fprintf(stderr, "oe-pyproc-host: [%s] instance %llu: %s\n",
+                     level == OE_PYPROC_LOG_ERROR     ? "error"
+                     : level == OE_PYPROC_LOG_WARNING ? "warning"
+                                                      : "info",
+                     static_cast<unsigned long long>(instance_id), message);
+    }
+    if (level == OE_PYPROC_LOG_WARNING && sink->report != nullptr) {
+        sink->report->warnings.push_back(
+            WarningEntry{static_cast<int>(instance_id) - 1, sink->current_block->load(), message});
+    }
+}
+
+struct LiveInstance {
+    oe_pyproc_instance* handle = nullptr;
+    InstanceReport* report = nullptr;
+};
+
+class HostRun {
+public:
+    HostRun(const Options& options, const oe_pyproc_bridge_api& api, Report& report)
+        : options_(options), api_(api), report_(report) {}
+
+    int load_instances() {
+        for (int index = 0; index < options_.instances; ++index) {
+            InstanceReport& entry = report_.instances[static_cast<size_t>(index)];
+            oe_pyproc_instance* handle = api_.create(static_cast<uint64_t>(index + 1));
+            if (handle == nullptr) {
+                report_.fatal = Fatal{"python", "could not create a bridge instance"};
+                return kExitHome;
+            }
+            api_.set_policy(handle, options_.policy_continue ? OE_PYPROC_POLICY_CONTINUE : OE_PYPROC_POLICY_BYPASS);
+            api_.set_strided_view(handle, options_.strided_view ? 1 : 0);
+            live_.push_back(LiveInstance{handle, &entry});
+            if (api_.load_script(handle, entry.script.c_str(), options_.channels, options_.sample_rate) !=
+                OE_PYPROC_OK) {
+                report_.fatal = Fatal{"script", "instance " + std::to_string(index) + ": " + entry.script +
+                                                    " could not be loaded:\n" + api_.get_last_error(handle)};
+                add_error(index, -1, -1, api_.get_last_error(handle));
+                return kExitScript;
+            }
+            api_.prepare(handle, options_.max_block_samples());
+        }
+        return kExitOk;
+    }
+
+    using InstanceCall = int (*)(oe_pyproc_instance*);
+
+    void call_all(InstanceCall oe_pyproc_bridge_api::*method, int64_t block) {
+        for (size_t i = 0; i < live_.size(); ++i) {
+            if (live_[i].handle != nullptr && (api_.*method)(live_[i].handle) == OE_PYPROC_SCRIPT_ERROR) {
+                add_error(static_cast<int>(i), block, -1, api_.get_last_error(live_[i].handle));
+            }
+        }
+    }
+
+    void start() {
+        call_all(&oe_pyproc_bridge_api::start_acquisition, -1);
+        if (!options_.record_dir.empty()) {
+            for (size_t i = 0; i < live_.size(); ++i) {
+                if (api_.start_recording(live_[i].handle, options_.record_dir.c_str()) == OE_PYPROC_SCRIPT_ERROR) {
+                    add_error(static_cast<int>(i), -1, -1, api_.get_last_error(live_[i].handle));
+                }
+            }
+        }
+    }
+
+    void stop() {
+        if (!options_.record_dir.empty()) {
+            call_all(&oe_pyproc_bridge_api::stop_recording, -1);
+        }
+        call_all(&oe_pyproc_bridge_api::stop_acquisition, -1);
+    }
+
+    // Runs blocks until the source is exhausted, splitting the run over audio threads.
+    int run(BlockSource& source, OutputWriter* output) {
+        AudioBuffer buffer(options_.channels, options_.callback_size);
+        std::mt19937_64 jitter_rng(options_.seed * 7919 + 17);
+        std::uniform_int_distribution<int> jitter(-options_.block_jitter, options_.block_jitter);
+        const int segments = options_.audio_restarts + 1;
+        const int64_t planned_blocks = source.planned_blocks(options_.block_size);
+        int io_status = kExitOk;
+        int64_t first_sample = 0;
+        int64_t block = 0;
+        bool finished = false;
+        const auto wall_start = std::chrono::steady_clock::now();
+        for (int segment = 0; segment < segments && !finished; ++segment) {
+            const int64_t segment_end =
+                segment + 1 == segments || planned_blocks <= 0 ? INT64_MAX : planned_blocks * (segment + 1) / segments;
+            std::thread audio([&] {
+                while (block < segment_end) {
+                    const int wanted = options_.block_size + jitter(jitter_rng);
+                    BlockEvents events;
+                    const int samples = source.next_block(buffer, first_sample, wanted, events);
+                    if (samples < 0) {
+                        io_status = kExitIo;
+                        finished = true;
+                        return;
+                    }
+                    if (samples == 0) {
+                        finished = true;
+                        return;
+                    }
+                    current_block_.store(block);
+                    run_block(buffer, block, first_sample, samples, events);
+                    if (output != nullptr && !output->write(buffer, samples)) {
+                        io_status = kExitIo;
+                        finished = true;
+                        return;
+                    }
+                    first_sample += samples;
+                    ++block;
+                    if (options_.realtime) {
+                        std::this_thread::sleep_until(
+                            wall_start +
+                            std::chrono::duration<double>(static_cast<double>(first_sample) / options_.sample_rate));
+                    }
+                }
+            });
+            audio.join();
+            ++report_.run.audio_threads;
+            if (segment + 1 < segments) {
+                api_.reset_thread_states();  // device restart: the next audio thread gets a new thread state
+            }
+        }
+        report_.run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+        report_.stream.blocks = block;
+        report_.stream.samples = first_sample;
+        if (output != nullptr && !output->finish()) {
+            io_status = kExitIo;
+        }
+        if (io_status != kExitOk && !report_.fatal) {
+            report_.fatal = Fatal{"io", source.error().empty() ? (output ? output->error() : "") : source.error()};
+        }
+        return io_status;
+    }
+
+    void destroy_all() {
+        for (auto& live : live_) {
+            if (live.handle != nullptr) {
+                collect_state(live);
+                api_.destroy(live.handle);
+                live.handle = nullptr;
+            }
+        }
+    }
+
+    const std::atomic<int64_t>& current_block() const { return current_block_; }
+
+private:
+    void add_error(int instance, int64_t block, int64_t sample_number, const std::string& text) {
+        std::lock_guard<std::mutex> lock(errors_mutex_);
+        ++report_.error_total;
+        if (report_.errors.size() >= 1000) {
+            return;
+        }
+        ErrorEntry entry;
+        entry.instance = instance;
+        entry.block = block;
+        entry.sample_number = sample_number;
+        // "in <method>:\n<traceback>"
+        const auto newline = text.find('\n');
+        const std::string head = newline == std::string::npos ? text : text.substr(0, newline);
+        entry.method = head.rfind("in ", 0) == 0 && head.back() == ':' ? head.substr(3, head.size() - 4) : "";
+        entry.traceback = newline == std::string::npos ? text : text.substr(newline + 1);
+        std::string body = entry.traceback;
+        while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) {
+            body.pop_back();
+        }
+        const auto last = body.rfind('\n');
+        entry.message = last == std::string::npos ? body : body.substr(last + 1);
+        report_.errors.push_back(std::move(entry));
+    }
+
+    void collect_state(LiveInstance& live) {
+        oe_pyproc_instance_state state{};
+        api_.get_state(live.handle, &state);
+        live.report->faulted = state.faulted != 0;
+        live.report->error_count = state.error_count;
+        live.report->blocks_processed = state.blocks_processed;
+        live.report->blocks_bypassed = state.blocks_bypassed;
+        live.report->events_dropped = state.events_dropped;
+    }
+
+    void run_block(AudioBuffer& buffer, int64_t block, int64_t first_sample, int samples, const BlockEvents& events) {
+        for (const auto& removal : options_.removals) {
+            if (removal.block == block && removal.instance < static_cast<int>(live_.size()) &&
+                live_[static_cast<size_t>(removal.instance)].handle != nullptr) {
+                LiveInstance& live = live_[static_cast<size_t>(removal.instance)];
+                collect_state(live);
+                api_.destroy(live.handle);
+                live.handle = nullptr;
+                live.report->removed_at_block = block;
+            }
+        }
+        if (options_.reload_at_block == block) {
+            if (options_.reload_wait_stdin) {
+                std::fprintf(stderr, "oe-pyproc-host: waiting for stdin to reload\n");
+                std::fflush(stderr);
+                std::string line;
+                std::getline(std::cin, line);
+            }
+            for (size_t i = 0; i < live_.size(); ++i) {
+                if (live_[i].handle != nullptr && api_.reload(live_[i].handle) != OE_PYPROC_OK) {
+                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live_[i].handle));
+                }
+            }
+        }
+        oe_pyproc_block view{buffer.channel_pointers(), options_.channels, samples, buffer.row_stride(), first_sample};
+        for (size_t i = 0; i < live_.size(); ++i) {
+            LiveInstance& live = live_[i];
+            if (live.handle == nullptr) {
+                continue;
+            }
+            for (const auto& ttl : events.ttl) {
+                oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
+                if (api_.ttl_event(live.handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
+                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
+                }
+            }
+            for (const auto& spike : events.spikes) {
+                const std::string electrode = "Electrode " + std::to_string(spike.channel);
+                oe_pyproc_spike event{options_.source_node,
+                                      electrode.c_str(),
+                                      1,
+                                      static_cast<int32_t>(spike.waveform.size()),
+                                      spike.sample_number,
+                                      0,
+                                      spike.waveform.data()};
+                if (api_.spike(live.handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
+                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
+                }
+            }
+            oe_pyproc_block_result result{};
+            const int status = api_.process(live.handle, &view, &result);
+            InstanceReport& entry = *live.report;
+            if (status == OE_PYPROC_SCRIPT_ERROR) {
+                add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
+            }
+            entry.count_path(result.data_path);
+            if (result.data_path != OE_PYPROC_PATH_NONE) {
+                entry.overhead_ns.push_back(result.overhead_ns);
+                entry.script_ns.push_back(result.script_ns);
+                entry.gil_wait_ns.push_back(result.gil_wait_ns);
+                const double budget_ns = samples / options_.sample_rate * 1e9;
+                entry.budget_percent.push_back(100.0 * static_cast<double>(result.total_ns) / budget_ns);
+            }
+            oe_pyproc_event_out drained[256];
+            int32_t count = 0;
+            while ((count = api_.drain_events(live.handle, drained, 256)) > 0) {
+                for (int32_t k = 0; k < count; ++k) {
+                    ++entry.events_emitted_count;
+                    if (static_cast<int64_t>(entry.events.size()) < options_.max_events) {
+                        entry.events.push_back(EmittedEvent{first_sample + drained[k].offset, drained[k].line,
+                                                            drained[k].state != 0, block});
+                    }
+                }
+            }
+        }
+    }
+
+    const Options& options_;
+    const oe_pyproc_bridge_api& api_;
+    Report& report_;
+    std::vector<LiveInstance> live_;
+    std::mutex errors_mutex_;
+    std::atomic<int64_t> current_block_{-1};
+};
+
+int finish(const Options& options, Report& report, int exit_code, int report_fd) {
+    report.exit_code = exit_code;
+    report.ok = exit_code == kExitOk;
+    if (options.json || !options.json_file.empty()) {
+        const std::string json = report.to_json();
+        if (options.json) {
+            const std::string line = json + "\n";
+            if (write(report_fd, line.data(), line.size()) < 0) {
+                return kExitIo;
+            }
+        }
+        if (!options.json_file.empty()) {
+            std::string problem;
+            if (!write_file_atomically(options.json_file, json + "\n", problem)) {
+                std::fprintf(stderr, "oe-pyproc-host: error: %s\n", problem.c_str());
+                return kExitIo;
+            }
+        }
+    }
+    if (!options.json) {
+        std::fputs(report.to_text().c_str(), stdout);
+    }
+    return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    std::string problem;
+    const ParseResult parsed = parse_options(argc, argv, options, problem);
+    if (parsed == ParseResult::Help) {
+        std::fputs(usage_text().c_str(), stdout);
+        return kExitOk;
+    }
+    if (parsed == ParseResult::Error) {
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\nRun `oe-pyproc-host --help` for the flags.\n",
+                     problem.c_str());
+        return kExitUsage;
+    }
+
+    // With --json, stdout carries only the report: everything else written to fd 1 (script prints,
+    // Python warnings) goes to stderr.
+    int report_fd = STDOUT_FILENO;
+    if (options.json) {
+        std::fflush(stdout);
+        report_fd = dup(STDOUT_FILENO);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+    }
+
+    Report report;
+    report.stream.channels = options.channels;
+    report.stream.sample_rate = options.sample_rate;
+    report.stream.callback_size = options.callback_size;
+    report.stream.contiguous = options.callback_size == options.block_size && options.block_jitter == 0;
+    report.stream.source = options.input.empty() ? "synthetic" : "raw";
+
+    // Home: DESIGN §4 order.
+    std::vector<HomeCandidate> candidates{{options.python_home, HomeOrigin::Chain}};
+    if (!options.no_default_home) {
+        const std::string root = options.gui_root.empty() ? default_gui_root() : options.gui_root;
+        std::string file_problem;
+        const std::string from_file = read_default_home_file(root, options.api, &file_problem);
+        if (!file_problem.empty()) {
+            report.warnings.push_back(WarningEntry{-1, -1, file_problem});
+        }
+        candidates.push_back({from_file, HomeOrigin::DefaultHomeFile});
+        const fs::path own_prefix = fs::path(executable_dir()).parent_path();
+        std::error_code error;
+        const bool has_python = fs::exists(own_prefix / "bin" / "python3", error);
+        candidates.push_back({has_python ? own_prefix.string() : "", HomeOrigin::InstallManifest});
+    }
+    ValidationOptions validation_options;
+    validation_options.bridge_dir = find_bridge_dir(options);
+    validation_options.import_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(options.import_timeout_s * 1000));
+    Resolution resolution = resolve_home(candidates, validation_options);
+    for (const auto& step : resolution.steps) {
+        report.home.candidates.push_back(
+            CandidateEntry{step.candidate.path, to_string(step.candidate.origin), step.accepted, step.reason});
+    }
+    if (!resolution.chosen) {
+        std::string message = "no valid Python Home:";
+        for (const auto& step : resolution.steps) {
+            message += "\n  " + std::string(to_string(step.candidate.origin)) + ": " +
+                       (step.candidate.path.empty() ? "(none)" : step.candidate.path) + " — " + step.reason;
+        }
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\n", message.c_str());
+        report.fatal = Fatal{"home", message};
+        return finish(options, report, kExitHome, report_fd);
+    }
+    const Validation& home = *resolution.chosen;
+    report.home.chosen = home.info.path;
+    report.home.origin = to_string(resolution.chosen_origin);
+    report.home.venv = home.info.is_venv;
+    report.home.numpy_version = home.numpy_version;
+    if (options.check_home) {
+        report.home.python_version = home.info.version;
+        return finish(options, report, kExitOk, report_fd);
+    }
+
+    std::string error;
+    const oe_pyproc_bridge_api* api = Runtime::instance().start(home, validation_options.bridge_dir, error);
+    if (api == nullptr) {
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\n", error.c_str());
+        report.fatal = Fatal{"python", error};
+        return finish(options, report, kExitHome, report_fd);
+    }
+    report.home.python_version = api->python_version();
+    report.home.bridge = Runtime::instance().bridge_path();
+
+    for (int index = 0; index < options.instances; ++index) {
+        InstanceReport entry;
+        entry.index = index;
+        std::error_code fs_error;
+        entry.script = fs::absolute(options.scripts[static_cast<size_t>(index) % options.scripts.size()], fs_error)
+                           .lexically_normal()
+                           .string();
+        report.instances.push_back(entry);
+    }
+
+    std::unique_ptr<BlockSource> source = make_source(options, problem);
+    if (!source) {
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\n", problem.c_str());
+        report.fatal = Fatal{"io", problem};
+        return finish(options, report, kExitIo, report_fd);
+    }
+    std::unique_ptr<OutputWriter> output;
+    if (!options.output.empty()) {
+        output = std::make_unique<OutputWriter>(options.channels, options.chunk);
+        if (!output->open(options.output)) {
+            std::fprintf(stderr, "oe-pyproc-host: error: %s\n", output->error().c_str());
+            report.fatal = Fatal{"io", output->error()};
+            return finish(options, report, kExitIo, report_fd);
+        }
+    }
+
+    HostRun run(options, *api, report);
+    LogSink sink;
+    sink.report = &report;
+    sink.current_block = &run.current_block();
+    api->set_log_callback(on_bridge_log, &sink);
+
+    int status = run.load_instances();
+    if (status != kExitOk) {
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\n", report.fatal->message.c_str());
+        run.destroy_all();
+        api->set_log_callback(nullptr, nullptr);
+        return finish(options, report, status, report_fd);
+    }
+    run.start();
+    status = run.run(*source, output.get());
+    run.stop();
+    run.destroy_all();
+    api->set_log_callback(nullptr, nullptr);
+    if (report.run.wall_time_s > 0) {
+        report.run.realtime_factor =
+            static_cast<double>(report.stream.samples) / options.sample_rate / report.run.wall_time_s;
+    }
+    report.stream.duration_s = static_cast<double>(report.stream.samples) / options.sample_rate;
+    if (status == kExitOk && report.error_total > 0) {
+        status = kExitScriptRaised;
+    }
+    if (status == kExitIo) {
+        std::fprintf(stderr, "oe-pyproc-host: error: %s\n", report.fatal ? report.fatal->message.c_str() : "I/O error");
+    }
+    return finish(options, report, status, report_fd);
+}

@@ -1,0 +1,103 @@
+// The host's report (schema 1, plugin/host/README.md): JSON and text renderings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace oe_pyproc::host {
+
+struct Fatal {
+    std::string stage;  // arguments | home | python | script | io
+    std::string message;
+};
+
+struct CandidateEntry {
+    std::string path;
+    std::string origin;
+    bool accepted = false;
+    std::string reason;
+};
+
+struct EmittedEvent {
+    int64_t sample_number = 0;
+    int32_t line = 0;
+    bool state = false;
+    int64_t block = 0;
+};
+
+struct InstanceReport {
+    int index = 0;
+    std::string script;
+    std::optional<int64_t> removed_at_block;
+    bool faulted = false;
+    uint64_t error_count = 0;
+    uint64_t blocks_processed = 0;
+    uint64_t blocks_bypassed = 0;
+    uint64_t events_dropped = 0;
+    uint64_t path_counts[4] = {0, 0, 0, 0};  // none, view, staging, strided
+    std::vector<int64_t> overhead_ns, script_ns, gil_wait_ns;
+    std::vector<double> budget_percent;
+    uint64_t events_emitted_count = 0;
+    std::vector<EmittedEvent> events;
+
+    void count_path(uint32_t path) {
+        if (path < 4) {
+            ++path_counts[path];
+        }
+    }
+};
+
+struct ErrorEntry {
+    int instance = 0;
+    int64_t block = -1;          // -1: not during a block (load, start/stop)
+    int64_t sample_number = -1;  // first sample of that block
+    std::string method;
+    std::string message;
+    std::string traceback;
+};
+
+struct WarningEntry {
+    int instance = -1;
+    int64_t block = -1;
+    std::string message;
+};
+
+struct Report {
+    bool ok = false;
+    int exit_code = 0;
+    std::optional<Fatal> fatal;
+    struct {
+        std::string chosen, origin, python_version, numpy_version, bridge;
+        bool venv = false;
+        std::vector<CandidateEntry> candidates;
+    } home;
+    struct {
+        int channels = 0;
+        double sample_rate = 0;
+        int callback_size = 0;
+        int64_t blocks = 0;
+        int64_t samples = 0;
+        double duration_s = 0;
+        bool contiguous = false;
+        std::string source;
+    } stream;
+    struct {
+        double wall_time_s = 0;
+        double realtime_factor = 0;
+        int audio_threads = 0;
+    } run;
+    std::vector<InstanceReport> instances;
+    std::vector<ErrorEntry> errors;
+    uint64_t error_total = 0;
+    std::vector<WarningEntry> warnings;
+
+    std::string to_json() const;
+    std::string to_text() const;
+};
+
+// temp file + rename; false and a message on failure.
+bool write_file_atomically(const std::string& path, const std::string& content, std::string& problem);
+
+}  // namespace oe_pyproc::host

@@ -1,0 +1,375 @@
+#include "streams.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace oe_pyproc::host {
+
+AudioBuffer::AudioBuffer(int channels, int callback_size)
+    : callback_size_(callback_size),
+      storage_(static_cast<size_t>(channels) * static_cast<size_t>(callback_size), 0.0f),
+      pointers_(static_cast<size_t>(channels)) {
+    for (int channel = 0; channel < channels; ++channel) {
+        pointers_[static_cast<size_t>(channel)] = storage_.data() + static_cast<size_t>(channel) * callback_size;
+    }
+}
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Events from an --events file (sorted by sample number), handed out block by block.
+class EventFile {
+public:
+    bool load(const std::string& path, std::string& problem) {
+        if (path.empty()) {
+            return true;
+        }
+        std::ifstream stream(path);
+        if (!stream) {
+            problem = "cannot read the events file " + path;
+            return false;
+        }
+        std::string line;
+        int number = 0;
+        while (std::getline(stream, line)) {
+            ++number;
+            const auto hash = line.find('#');
+            if (hash != std::string::npos) {
+                line.erase(hash);
+            }
+            std::istringstream fields(line);
+            long long sample = 0;
+            long long ttl_line = 0;
+            long long state = 0;
+            std::string extra;
+            if (!(fields >> sample)) {
+                continue;  // blank or comment line
+            }
+            if (!(fields >> ttl_line >> state) || (fields >> extra) || sample < 0 || ttl_line < 0 || ttl_line > 255 ||
+                (state != 0 && state != 1)) {
+                problem = path + ":" + std::to_string(number) +
+                          ": expected 'sample_number line state' (sample >= 0, line 0..255, state 0|1)";
+                return false;
+            }
+            if (!events_.empty() && sample < events_.back().sample_number) {
+                problem = path + ":" + std::to_string(number) + ": events must be sorted by sample number";
+                return false;
+            }
+            events_.push_back(TtlEvent{sample, static_cast<int32_t>(ttl_line), state == 1});
+        }
+        return true;
+    }
+
+    void take(int64_t first_sample, int samples, std::vector<TtlEvent>& out) {
+        while (next_ < events_.size() && events_[next_].sample_number < first_sample + samples) {
+            if (events_[next_].sample_number >= first_sample) {
+                out.push_back(events_[next_]);
+            }
+            ++next_;
+        }
+    }
+
+private:
+    std::vector<TtlEvent> events_;
+    size_t next_ = 0;
+};
+
+class SyntheticSource final : public BlockSource {
+public:
+    SyntheticSource(const Options& options, EventFile events)
+        : options_(options), events_(std::move(events)), rng_(options.seed) {
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        noise_.resize(1 << 16);
+        for (float& value : noise_) {
+            value = normal(rng_) * static_cast<float>(options.noise_std);
+        }
+        sine_.resize(4096);
+        for (size_t i = 0; i < sine_.size(); ++i) {
+            sine_[i] = static_cast<float>(options.oscillation_amplitude * std::sin(2 * kPi * i / sine_.size()));
+        }
+        total_samples_ =
+            options.blocks > 0 ? -1 : static_cast<int64_t>(std::llround(options.duration_s * options.sample_rate));
+        for (int i = 0; i < 40; ++i) {
+            const double t = i / 40.0;
+            waveform_.push_back(static_cast<float>(-80.0 * std::exp(-std::pow((t - 0.3) / 0.08, 2)) +
+                                                   30.0 * std::exp(-std::pow((t - 0.55) / 0.12, 2))));
+        }
+    }
+
+    int64_t planned_blocks(int block_size) const override {
+        return options_.blocks > 0 ? options_.blocks : (total_samples_ + block_size - 1) / block_size;
+    }
+
+    int next_block(AudioBuffer& buffer, int64_t first_sample, int wanted, BlockEvents& events) override {
+        if (options_.blocks > 0 ? blocks_done_ >= options_.blocks : first_sample >= total_samples_) {
+            return 0;
+        }
+        const int samples =
+            total_samples_ < 0 ? wanted : static_cast<int>(std::min<int64_t>(wanted, total_samples_ - first_sample));
+        ++blocks_done_;
+        const size_t noise_mask = noise_.size() - 1;
+        const double rate = options_.sample_rate;
+        for (int channel = 0; channel < buffer.channels(); ++channel) {
+            float* row = buffer.row(channel);
+            const double frequency = options_.oscillation_hz * (1.0 + static_cast<double>(channel) / buffer.channels());
+            const double step = frequency / rate * static_cast<double>(sine_.size());
+            double phase = std::fmod(static_cast<double>(first_sample) * step, static_cast<double>(sine_.size()));
+            const size_t noise_offset = static_cast<size_t>(channel) * 7919u + static_cast<size_t>(first_sample);
+            for (int i = 0; i < samples; ++i) {
+                row[i] = noise_[(noise_offset + static_cast<size_t>(i)) & noise_mask] +
+                         sine_[static_cast<size_t>(phase) & (sine_.size() - 1)];
+                phase += step;
+                if (phase >= static_cast<double>(sine_.size())) {
+                    phase -= static_cast<double>(sine_.size());
+                }
+            }
+        }
+        // TTL: line l toggles every period * (l + 1) seconds (first rising edge after one period).
+        for (int line = 0; line < options_.ttl_lines; ++line) {
+            const int64_t period = std::max<int64_t>(1, std::llround(options_.ttl_period_s * (line + 1) * rate));
+            for (int64_t k = std::max<int64_t>(1, (first_sample + period - 1) / period);
+                 k * period < first_sample + samples; ++k) {
+                events.ttl.push_back(TtlEvent{k * period, line, k % 2 == 1});
+            }
+        }
+        std::sort(events.ttl.begin(), events.ttl.end(),
+                  [](const TtlEvent& a, const TtlEvent& b) { return a.sample_number < b.sample_number; });
+        events_.take(first_sample, samples, events.ttl);
+        if (options_.spike_rate > 0) {
+            std::poisson_distribution<int> count(options_.spike_rate * samples / rate);
+            std::uniform_int_distribution<int> channel_pick(0, buffer.channels() - 1);
+            std::uniform_int_distribution<int> offset_pick(0, samples - 1);
+            for (int n = count(rng_); n > 0; --n) {
+                SpikeEvent spike{first_sample, channel_pick(rng_), waveform_};
+                const int offset = offset_pick(rng_);
+                spike.sample_number = first_sample + offset;
+                float* row = buffer.row(spike.channel);
+                for (int i = 0; i < static_cast<int>(waveform_.size()) && offset + i < samples; ++i) {
+                    row[offset + i] += waveform_[static_cast<size_t>(i)];
+                }
+                events.spikes.push_back(std::move(spike));
+            }
+            std::sort(events.spikes.begin(), events.spikes.end(),
+                      [](const SpikeEvent& a, const SpikeEvent& b) { return a.sample_number < b.sample_number; });
+        }
+        return samples;
+    }
+
+private:
+    const Options& options_;
+    EventFile events_;
+    std::mt19937_64 rng_;
+    std::vector<float> noise_;
+    std::vector<float> sine_;
+    std::vector<float> waveform_;
+    int64_t total_samples_ = 0;
+    int64_t blocks_done_ = 0;
+};
+
+// Channel-major chunks of `chunk` samples, float32 or int16 * scale, little-endian.
+class RawSource final : public BlockSource {
+public:
+    RawSource(const Options& options, EventFile events)
+        : options_(options),
+          events_(std::move(events)),
+          chunk_(static_cast<size_t>(options.channels) * static_cast<size_t>(options.chunk)) {}
+
+    ~RawSource() override {
+        if (file_ != nullptr && file_ != stdin) {
+            std::fclose(file_);
+        }
+    }
+
+    bool open(std::string& problem) {
+        if (options_.input == "-") {
+            file_ = stdin;
+            return true;
+        }
+        file_ = std::fopen(options_.input.c_str(), "rb");
+        if (file_ == nullptr) {
+            problem = "cannot read the input file " + options_.input + ": " + std::strerror(errno);
+            return false;
+        }
+        return true;
+    }
+
+    int64_t planned_blocks(int block_size) const override {
+        if (options_.blocks > 0) {
+            return options_.blocks;
+        }
+        if (options_.duration_s > 0) {
+            return static_cast<int64_t>(std::ceil(options_.duration_s * options_.sample_rate / block_size));
+        }
+        return -1;
+    }
+
+    int next_block(AudioBuffer& buffer, int64_t first_sample, int wanted, BlockEvents& events) override {
+        if ((options_.blocks > 0 && blocks_done_ >= options_.blocks) ||
+            (options_.duration_s > 0 && first_sample >= std::llround(options_.duration_s * options_.sample_rate))) {
+            return 0;
+        }
+        int filled = 0;
+        while (filled < wanted) {
+            if (chunk_position_ == chunk_samples_) {
+                const int loaded = load_chunk();
+                if (loaded < 0) {
+                    return -1;
+                }
+                if (loaded == 0) {
+                    break;
+                }
+            }
+            const int take = std::min(wanted - filled, chunk_samples_ - chunk_position_);
+            for (int channel = 0; channel < options_.channels; ++channel) {
+                std::memcpy(buffer.row(channel) + filled,
+                            chunk_.data() + static_cast<size_t>(channel) * chunk_samples_ + chunk_position_,
+                            static_cast<size_t>(take) * sizeof(float));
+            }
+            filled += take;
+            chunk_position_ += take;
+        }
+        if (filled > 0) {
+            ++blocks_done_;
+            events_.take(first_sample, filled, events.ttl);
+        }
+        return filled;
+    }
+
+private:
+    // Reads the next chunk; returns its sample count (0 at the end, -1 on error).
+    int load_chunk() {
+        const size_t value_size = options_.input_format == "int16" ? 2 : 4;
+        raw_.resize(chunk_.size() * value_size);
+        size_t got = 0;
+        while (got < raw_.size()) {
+            const size_t count = std::fread(raw_.data() + got, 1, raw_.size() - got, file_);
+            if (count == 0) {
+                break;
+            }
+            got += count;
+        }
+        if (std::ferror(file_)) {
+            error_ = "error reading " + options_.input;
+            return -1;
+        }
+        const size_t frame = static_cast<size_t>(options_.channels) * value_size;
+        if (got % frame != 0) {
+            error_ = options_.input + ": the input ends inside a chunk (" + std::to_string(got) +
+                     " bytes are not a whole number of " + std::to_string(options_.channels) + "-channel " +
+                     options_.input_format + " samples)";
+            return -1;
+        }
+        chunk_samples_ = static_cast<int>(got / frame);
+        chunk_position_ = 0;
+        const size_t values = static_cast<size_t>(chunk_samples_) * options_.channels;
+        if (value_size == 4) {
+            std::memcpy(chunk_.data(), raw_.data(), values * sizeof(float));
+        } else {
+            const float scale = static_cast<float>(options_.input_scale);
+            for (size_t i = 0; i < values; ++i) {
+                int16_t value = 0;
+                std::memcpy(&value, raw_.data() + 2 * i, 2);
+                chunk_[i] = static_cast<float>(value) * scale;
+            }
+        }
+        return chunk_samples_;
+    }
+
+    const Options& options_;
+    EventFile events_;
+    std::FILE* file_ = nullptr;
+    std::vector<float> chunk_;
+    std::vector<unsigned char> raw_;
+    int chunk_samples_ = 0;
+    int chunk_position_ = 0;
+    int64_t blocks_done_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<BlockSource> make_source(const Options& options, std::string& problem) {
+    EventFile events;
+    if (!events.load(options.events, problem)) {
+        return nullptr;
+    }
+    if (options.input.empty()) {
+        return std::make_unique<SyntheticSource>(options, std::move(events));
+    }
+    auto source = std::make_unique<RawSource>(options, std::move(events));
+    if (!source->open(problem)) {
+        return nullptr;
+    }
+    return source;
+}
+
+OutputWriter::OutputWriter(int channels, int chunk)
+    : channels_(channels), chunk_(chunk), pending_(static_cast<size_t>(channels) * static_cast<size_t>(chunk)) {}
+
+OutputWriter::~OutputWriter() {
+    if (file_ != nullptr && owns_file_) {
+        std::fclose(file_);
+    }
+}
+
+bool OutputWriter::open(const std::string& path) {
+    if (path == "-") {
+        file_ = stdout;
+        return true;
+    }
+    file_ = std::fopen(path.c_str(), "wb");
+    if (file_ == nullptr) {
+        error_ = "cannot write the output file " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    owns_file_ = true;
+    return true;
+}
+
+bool OutputWriter::flush_chunk() {
+    if (filled_ == 0) {
+        return true;
+    }
+    for (int channel = 0; channel < channels_; ++channel) {
+        const float* row = pending_.data() + static_cast<size_t>(channel) * chunk_;
+        if (std::fwrite(row, sizeof(float), static_cast<size_t>(filled_), file_) != static_cast<size_t>(filled_)) {
+            error_ = "error writing the output";
+            return false;
+        }
+    }
+    filled_ = 0;
+    return true;
+}
+
+bool OutputWriter::write(AudioBuffer& buffer, int samples) {
+    int done = 0;
+    while (done < samples) {
+        const int take = std::min(samples - done, chunk_ - filled_);
+        for (int channel = 0; channel < channels_; ++channel) {
+            std::memcpy(pending_.data() + static_cast<size_t>(channel) * chunk_ + filled_, buffer.row(channel) + done,
+                        static_cast<size_t>(take) * sizeof(float));
+        }
+        filled_ += take;
+        done += take;
+        if (filled_ == chunk_ && !flush_chunk()) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool OutputWriter::finish() {
+    if (!flush_chunk()) {
+        return false;
+    }
+    if (std::fflush(file_) != 0) {
+        error_ = "error writing the output";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace oe_pyproc::host

@@ -1,0 +1,426 @@
+#include "PythonProcessor.h"
+
+#include "PythonProcessorEditor.h"
+
+#include <atomic>
+
+using namespace oe_pyproc;
+
+namespace {
+
+constexpr int kPluginApi = 10;
+
+uint64_t nextInstanceId() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+}
+
+// Bridge log messages may arrive on the audio thread: the GUI's logger is thread-safe (it writes to a
+// stream under a lock), so forwarding is allowed there; nothing modal is ever shown from it.
+void logFromBridge(void*, int level, uint64_t instanceId, const char* message) {
+    const String text =
+        "[Python Processor " + String(static_cast<int64>(instanceId)) + "] " + String::fromUTF8(message);
+    if (level >= OE_PYPROC_LOG_ERROR) {
+        LOGE(text);
+    } else {
+        LOGC(text);
+    }
+}
+
+}  // namespace
+
+PythonProcessor::PythonProcessor() : GenericProcessor("Python Processor"), session(nextInstanceId()) {}
+
+PythonProcessor::~PythonProcessor() = default;
+
+AudioProcessorEditor* PythonProcessor::createEditor() {
+    editor = std::make_unique<PythonProcessorEditor>(this);
+    return editor.get();
+}
+
+void PythonProcessor::registerParameters() {
+    // Names, scope and types as the upstream plugin declares them for GUI 1.0, so saved chains load in both.
+    addStringParameter(Parameter::PROCESSOR_SCOPE, "python_home", "Python Home",
+                       "Python environment the scripts run in (a venv is allowed); empty: default Home", String(),
+                       true);
+    addStringParameter(Parameter::PROCESSOR_SCOPE, "script_path", "Script Path",
+                       "Python file defining class PyProcessor", String(), false);
+    addSelectedStreamParameter(Parameter::PROCESSOR_SCOPE, "current_stream", "Stream",
+                               "The stream the script processes", {}, 0, true, true);
+    addCategoricalParameter(Parameter::PROCESSOR_SCOPE, "error_policy", "On error",
+                            "bypass: stop calling a script that raised until it is reloaded; continue: keep calling",
+                            {"bypass", "continue"}, 0, false);
+}
+
+void PythonProcessor::initialize(bool) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------------------
+
+void PythonProcessor::updateSettings() {
+    ttlOutputChannels.clear();
+    size_t maxChannels = 0;
+    for (auto stream : getDataStreams()) {
+        EventChannel::Settings settings{EventChannel::Type::TTL, "Python Processor Output",
+                                        "TTL events the script sends with processor.add_python_event",
+                                        "pythonprocessor.ttl", getDataStream(stream->getStreamId())};
+        settings.maxTTLBits = 64;  // lines 0..63 update the TTL word; 64..255 are still sent as events
+        auto* channel = new EventChannel(settings);
+        channel->addProcessor(this);
+        eventChannels.add(channel);
+        ttlOutputChannels[stream->getStreamId()] = channel;
+        maxChannels = std::max(maxChannels, static_cast<size_t>(stream->getChannelCount()));
+    }
+    channelPointers.assign(maxChannels, nullptr);
+    selectStream();
+}
+
+void PythonProcessor::selectStream() {
+    std::vector<adapter::StreamInfo> streams;
+    for (auto stream : getDataStreams()) {
+        streams.push_back({stream->getStreamId(), stream->getKey().toStdString(),
+                           static_cast<int>(stream->getChannelCount()), static_cast<double>(stream->getSampleRate())});
+    }
+    int requested = 0;
+    if (auto* parameter = dynamic_cast<SelectedStreamParameter*>(getParameter("current_stream"))) {
+        requested = parameter->getSelectedIndex();
+    }
+    adapter::StreamChoice choice = adapter::choose_stream(streams, requested);
+    const bool changed = adapter::stream_change(selected, choice) == adapter::StreamChange::Reinit;
+    selected = choice;
+
+    if (scriptNeedsLoad && selected.valid) {
+        applyScriptParameter(false);
+    } else if (changed && selected.valid && session.state().loaded) {
+        int status = session.reinit(selected.stream.num_channels, selected.stream.sample_rate);
+        if (status != OE_PYPROC_OK) {
+            LOGE("Python Processor: re-initialising the script for the new stream failed: ",
+                 adapter::error_summary(session.state().last_error));
+        }
+    }
+}
+
+void PythonProcessor::parameterValueChanged(Parameter* parameter) {
+    const String name = parameter->getName();
+    if (name.equalsIgnoreCase("script_path")) {
+        applyScriptParameter(false);
+    } else if (name.equalsIgnoreCase("python_home")) {
+        const std::string running = Runtime::instance().home();
+        if (running.empty()) {
+            if (getParameter("script_path")->getValueAsString().isNotEmpty()) {
+                applyScriptParameter(true);
+            }
+        } else {
+            // One interpreter per process: report a different Home, never switch or rewrite it.
+            ensureRuntime();
+        }
+    } else if (name.equalsIgnoreCase("current_stream")) {
+        selectStream();
+    } else if (name.equalsIgnoreCase("error_policy")) {
+        auto policy = adapter::policy_from_string(parameter->getValueAsString().toStdString());
+        session.set_policy(policy.value_or(adapter::ErrorPolicy::Bypass));
+    }
+}
+
+const oe_pyproc_bridge_api* PythonProcessor::ensureRuntime() {
+    Runtime& runtime = Runtime::instance();
+    const std::string chainHome = getParameter("python_home")->getValueAsString().toStdString();
+    const std::string guiRoot = CoreServices::getSavedStateDirectory().getFullPathName().toStdString();
+    const std::string bridgeDir = adapter::this_module_directory();
+
+    std::vector<std::string> log;
+    auto candidates = adapter::gather_home_candidates(chainHome, guiRoot, kPluginApi, log);
+    ValidationOptions options;
+    options.bridge_dir = bridgeDir;
+    adapter::HomeDecision decision =
+        adapter::decide_home(runtime.home(), candidates, headlessMode,
+                             [&](const std::string& path) { return validate_home(path, options); });
+    log.insert(log.end(), decision.log.begin(), decision.log.end());
+    logLines(log);
+
+    switch (decision.action) {
+        case adapter::HomeAction::UseRunning: homeProblem.clear(); return runtime.api();
+        case adapter::HomeAction::Refuse: homeProblem = decision.message; return nullptr;
+        case adapter::HomeAction::AskChooser:
+            homeProblem = decision.message;
+            chooserRequested = true;
+            return nullptr;
+        case adapter::HomeAction::NoHome: homeProblem = decision.message; return nullptr;
+        case adapter::HomeAction::Start: break;
+    }
+
+    std::string error;
+    const oe_pyproc_bridge_api* api = runtime.start(*decision.validation, bridgeDir, error);
+    if (api == nullptr) {
+        homeProblem = "Python could not start with " + decision.validation->info.path + ": " + error;
+        LOGE("Python Processor: ", homeProblem);
+        return nullptr;
+    }
+    api->set_log_callback(&logFromBridge, nullptr);
+    homeProblem.clear();
+    LOGC("Python Processor: Python ", api->python_version(), " started from ", runtime.home(), " (",
+         to_string(decision.origin), ")");
+    return api;
+}
+
+void PythonProcessor::applyScriptParameter(bool forceReload) {
+    const String scriptPath = getParameter("script_path")->getValueAsString();
+
+    if (scriptPath.isEmpty()) {
+        scriptNeedsLoad = false;
+        loadedScriptPath.clear();
+        session.unload();
+        return;
+    }
+    if (!forceReload && scriptPath == loadedScriptPath && session.state().loaded) {
+        return;  // the same path set again (chain reload of an unchanged chain)
+    }
+    if (!selected.valid) {
+        scriptNeedsLoad = true;  // loaded when the processor gets a stream (updateSettings)
+        return;
+    }
+    scriptNeedsLoad = false;
+
+    const File scriptFile(scriptPath);
+    if (!scriptFile.existsAsFile()) {
+        loadedScriptPath.clear();
+        session.unload();
+        session.set_external_error("script not found: " + scriptPath.toStdString());
+        LOGE("Python Processor: script not found: ", scriptPath);
+        return;
+    }
+    const oe_pyproc_bridge_api* api = ensureRuntime();
+    if (api == nullptr) {
+        session.set_external_error(homeProblem);
+        return;
+    }
+    session.attach(api);
+    session.set_policy(adapter::policy_from_string(getParameter("error_policy")->getValueAsString().toStdString())
+                           .value_or(adapter::ErrorPolicy::Bypass));
+    int status = session.load(scriptPath.toStdString(), selected.stream.num_channels, selected.stream.sample_rate);
+    loadedScriptPath = scriptPath;
+    if (status != OE_PYPROC_OK) {
+        LOGE("Python Processor: loading ", scriptPath, " failed:\n", session.state().last_error);
+        return;
+    }
+    LOGC("Python Processor: loaded ", scriptPath, " for ", selected.stream.num_channels, " channels at ",
+         selected.stream.sample_rate, " Hz");
+    if (CoreServices::getAcquisitionStatus()) {
+        session.prepare(std::max(getBlockSize(), 1024) * 2);
+        session.start_acquisition();
+    }
+}
+
+void PythonProcessor::logLines(const std::vector<std::string>& lines) {
+    for (const auto& line : lines) {
+        LOGC("Python Processor: Home ", line);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Editor / config messages (message thread)
+// ---------------------------------------------------------------------------------------------------------
+
+String PythonProcessor::reloadScript() {
+    if (getParameter("script_path")->getValueAsString().isEmpty()) {
+        return "no script selected";
+    }
+    if (!session.state().loaded || loadedScriptPath.isEmpty()) {
+        applyScriptParameter(true);
+    } else {
+        int status = session.reload();
+        if (status == OE_PYPROC_OK && CoreServices::getAcquisitionStatus()) {
+            session.start_acquisition();
+        }
+    }
+    adapter::SessionState state = session.state();
+    if (state.loaded && !state.faulted) {
+        return "reloaded " + loadedScriptPath;
+    }
+    return "reload failed: " + String(adapter::error_summary(state.last_error));
+}
+
+void PythonProcessor::chooseScript(const File& script) {
+    getParameter("script_path")->setNextValue(script.getFullPathName());
+}
+
+void PythonProcessor::chooseHome(const File& home) {
+    getParameter("python_home")->setNextValue(home.getFullPathName());
+}
+
+bool PythonProcessor::takeChooserRequest() {
+    const bool requested = chooserRequested && !headlessMode;
+    chooserRequested = false;
+    return requested;
+}
+
+adapter::StatusInfo PythonProcessor::getStatus() const {
+    adapter::StatusInfo status;
+    Runtime& runtime = Runtime::instance();
+    status.home = runtime.home();
+    if (const oe_pyproc_bridge_api* api = runtime.api()) {
+        status.python_version = String(api->python_version()).upToFirstOccurrenceOf(" ", false, false).toStdString();
+    }
+    adapter::SessionState state = session.state();
+    status.script_path = state.script_path.empty() ? loadedScriptPath.toStdString() : state.script_path;
+    status.loaded = state.loaded;
+    status.faulted = state.faulted;
+    status.policy = session.policy();
+    status.last_error = state.last_error;
+    status.home_problem = homeProblem;
+    status.timing = session.timer().snapshot();
+    return status;
+}
+
+String PythonProcessor::getFullError() const {
+    return String::fromUTF8(session.state().last_error.c_str());
+}
+
+String PythonProcessor::handleConfigMessage(const String& message) {
+    adapter::ConfigCommand command = adapter::parse_config_message(message.toStdString());
+    switch (command.kind) {
+        case adapter::ConfigCommand::Kind::Reload: return reloadScript();
+        case adapter::ConfigCommand::Kind::SetPolicy:
+            getParameter("error_policy")->setNextValue(command.policy == adapter::ErrorPolicy::Continue ? 1 : 0);
+            return String("error policy: ") + adapter::to_string(command.policy);
+        case adapter::ConfigCommand::Kind::Status: return String::fromUTF8(adapter::status_json(getStatus()).c_str());
+        case adapter::ConfigCommand::Kind::LastError: return getFullError();
+        case adapter::ConfigCommand::Kind::Unknown: break;
+    }
+    return String::fromUTF8(command.problem.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Acquisition
+// ---------------------------------------------------------------------------------------------------------
+
+bool PythonProcessor::startAcquisition() {
+    // Never refuses: a missing or faulted script only means blocks pass through unchanged.
+    Runtime& runtime = Runtime::instance();
+    if (const oe_pyproc_bridge_api* api = runtime.api()) {
+        api->reset_thread_states();  // the audio device (re)starts: its thread gets a fresh thread state
+    }
+    session.prepare(std::max(getBlockSize(), 1024) * 2);
+    int status = session.start_acquisition();
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        LOGE("Python Processor: start_acquisition raised:\n", session.state().last_error);
+    }
+    return true;
+}
+
+bool PythonProcessor::stopAcquisition() {
+    int status = session.stop_acquisition();
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        LOGE("Python Processor: stop_acquisition raised:\n", session.state().last_error);
+    }
+    return true;
+}
+
+String PythonProcessor::recordingDirectory() const {
+    return CoreServices::getRecordingParentDirectory()
+        .getChildFile(CoreServices::getRecordingDirectoryName())
+        .getFullPathName();
+}
+
+void PythonProcessor::startRecording() {
+    int status = session.start_recording(recordingDirectory().toStdString());
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        LOGE("Python Processor: start_recording raised:\n", session.state().last_error);
+    }
+}
+
+void PythonProcessor::stopRecording() {
+    int status = session.stop_recording();
+    if (status == OE_PYPROC_SCRIPT_ERROR) {
+        LOGE("Python Processor: stop_recording raised:\n", session.state().last_error);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Audio thread
+// ---------------------------------------------------------------------------------------------------------
+
+void PythonProcessor::process(AudioBuffer<float>& buffer) {
+    if (!selected.valid) {
+        return;
+    }
+    adapter::ScriptSession::Block block(session);
+    if (!block.active()) {
+        return;  // no script, or a reload holds the session: the block passes through unchanged
+    }
+    const uint16 streamId = selected.stream.id;
+    const int numSamples = static_cast<int>(getNumSamplesInBlock(streamId));
+    const int64 firstSample = getFirstSampleNumberForBlock(streamId);
+
+    // Events of this block first (handleTTLEvent/handleSpike forward the selected stream's ones).
+    currentBlock = &block;
+    checkForEvents(true);
+    currentBlock = nullptr;
+
+    const int numChannels = std::min(selected.stream.num_channels, static_cast<int>(channelPointers.size()));
+    if (numSamples > 0 && numChannels > 0) {
+        for (int i = 0; i < numChannels; ++i) {
+            // getWritePointer clears JUCE's isClear flag so downstream sees the script's output.
+            channelPointers[static_cast<size_t>(i)] = buffer.getWritePointer(getGlobalChannelIndex(streamId, i));
+        }
+        int64_t rowStride = numChannels > 1 ? channelPointers[1] - channelPointers[0] : numSamples;
+        for (int i = 1; i < numChannels && rowStride > 0; ++i) {
+            if (channelPointers[static_cast<size_t>(i)] != channelPointers[0] + i * rowStride) {
+                rowStride = 0;
+            }
+        }
+        if (rowStride < numSamples) {
+            rowStride = 0;  // overlapping or reversed rows: not uniformly spaced for the bridge
+        }
+        oe_pyproc_block data{channelPointers.data(), numChannels, numSamples, rowStride, firstSample};
+        block.process(data, selected.stream.sample_rate);
+    }
+
+    // Events the script emitted (from process, the event handlers or its own threads), at their offsets.
+    if (numSamples > 0) {
+        auto found = ttlOutputChannels.find(streamId);
+        const int drained = block.drain(drainedEvents.data(), static_cast<int>(drainedEvents.size()));
+        int dropped = 0;
+        const int placed = adapter::place_output_events(drainedEvents.data(), drained, firstSample, numSamples,
+                                                        placedEvents.data(), dropped);
+        if (found != ttlOutputChannels.end()) {
+            for (int i = 0; i < placed; ++i) {
+                const adapter::OutputTtl& ttl = placedEvents[static_cast<size_t>(i)];
+                TTLEventPtr event =
+                    TTLEvent::createTTLEvent(found->second, ttl.sample_number, static_cast<uint8>(ttl.line), ttl.state);
+                addEvent(event, ttl.sample_in_block);
+            }
+        }
+    }
+}
+
+void PythonProcessor::handleTTLEvent(TTLEventPtr event) {
+    if (currentBlock == nullptr || !adapter::forward_event_to_script(event->getStreamId(), selected)) {
+        return;
+    }
+    const EventChannel* info = event->getChannelInfo();
+    // The channel name is copied into a fixed buffer: no allocation on the audio thread.
+    char channelName[128];
+    info->getName().copyToUTF8(channelName, sizeof channelName);
+    oe_pyproc_ttl_event ttl{static_cast<int32_t>(info->getSourceNodeId()), channelName, event->getSampleNumber(),
+                            static_cast<int32_t>(event->getLine()), event->getState() ? 1 : 0};
+    currentBlock->ttl_event(ttl);
+}
+
+void PythonProcessor::handleSpike(SpikePtr spike) {
+    if (currentBlock == nullptr || !adapter::forward_event_to_script(spike->getStreamId(), selected)) {
+        return;
+    }
+    const SpikeChannel* info = spike->getChannelInfo();
+    char electrodeName[128];
+    info->getName().copyToUTF8(electrodeName, sizeof electrodeName);
+    oe_pyproc_spike data{static_cast<int32_t>(info->getSourceNodeId()),
+                         electrodeName,
+                         static_cast<int32_t>(info->getNumChannels()),
+                         static_cast<int32_t>(info->getTotalSamples()),
+                         spike->getSampleNumber(),
+                         static_cast<int32_t>(spike->getSortedId()),
+                         spike->getDataPointer()};
+    currentBlock->spike(data);
+}

@@ -1,0 +1,78 @@
+// PythonProcessor — the Open Ephys GUI 1.0 (plugin API 10) processor "Python Processor".
+//
+// Runs a user's Python script on the selected stream through the oe-pyproc bridge. The adapter is not
+// linked to libpython: the loader validates a Home and loads that Home's libpython and the matching bridge
+// (DESIGN §4). The decisions (which Home, which stream, where output events go, status text) live in the
+// JUCE-free adapter logic (plugin/adapter_logic/); this class translates between the GUI and that logic.
+#pragma once
+
+#include <ProcessorHeaders.h>
+
+#include "oe_pyproc_adapter_logic.h"
+#include "oe_pyproc_script_session.h"
+
+#include <array>
+#include <map>
+#include <vector>
+
+class PythonProcessor : public GenericProcessor {
+public:
+    PythonProcessor();
+    ~PythonProcessor() override;
+
+    AudioProcessorEditor* createEditor() override;
+    void registerParameters() override;
+    void initialize(bool signalChainIsLoading) override;
+    void updateSettings() override;
+
+    void process(AudioBuffer<float>& buffer) override;
+    void handleTTLEvent(TTLEventPtr event) override;
+    void handleSpike(SpikePtr spike) override;
+
+    bool startAcquisition() override;
+    bool stopAcquisition() override;
+    void startRecording() override;
+    void stopRecording() override;
+
+    void parameterValueChanged(Parameter* parameter) override;
+    String handleConfigMessage(const String& message) override;
+
+    // ---- editor (message thread) ----
+    // Re-imports the script; allowed during acquisition (the audio thread passes blocks through meanwhile).
+    String reloadScript();
+    // Sets the script_path parameter (undoable, saved with the chain).
+    void chooseScript(const File& script);
+    // A Home picked in the folder chooser becomes the python_home parameter.
+    void chooseHome(const File& home);
+    oe_pyproc::adapter::StatusInfo getStatus() const;
+    String getFullError() const;
+    bool isHeadless() const { return headlessMode; }
+    // True once (and then false): the resolution found no valid Home and the GUI may ask for one.
+    bool takeChooserRequest();
+
+private:
+    // Resolves the Home (DESIGN §4) and starts Python if needed; returns the bridge or nullptr.
+    const oe_pyproc_bridge_api* ensureRuntime();
+    // Brings the session in line with the parameters: load, unload or reinit the script.
+    void applyScriptParameter(bool forceReload);
+    void selectStream();
+    void logLines(const std::vector<std::string>& lines);
+    String recordingDirectory() const;
+
+    oe_pyproc::adapter::ScriptSession session;
+    oe_pyproc::adapter::StreamChoice selected;
+    String loadedScriptPath;  // the path the session holds (to tell a real change from a re-set)
+    std::string homeProblem;  // why no Home is used, for the status line
+    bool chooserRequested = false;
+    bool scriptNeedsLoad = false;  // a script_path set while the chain was loading (no streams yet)
+
+    std::map<uint16, EventChannel*> ttlOutputChannels;  // one per stream; the selected stream's is used
+
+    // Audio-thread scratch, sized on the message thread (no allocation per block).
+    std::vector<float*> channelPointers;
+    std::array<oe_pyproc_event_out, 256> drainedEvents{};
+    std::array<oe_pyproc::adapter::OutputTtl, 256> placedEvents{};
+    oe_pyproc::adapter::ScriptSession::Block* currentBlock = nullptr;  // set during process()
+
+    JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(PythonProcessor);
+};

@@ -1,0 +1,35 @@
+// PythonProcessorEditor — choose a script, reload it (also while acquiring, to recover a faulted script),
+// pick the error policy, and read the status: Home, module, last error (full traceback on demand) and the
+// per-block script time against the block's duration. Everything here runs on the message thread; the
+// status is polled by a timer, so nothing is ever shown from the audio thread.
+#pragma once
+
+#include <EditorHeaders.h>
+
+class PythonProcessor;
+
+class PythonProcessorEditor : public GenericEditor, public Button::Listener, private Timer {
+public:
+    explicit PythonProcessorEditor(GenericProcessor* parentNode);
+    ~PythonProcessorEditor() override;
+
+    void buttonClicked(Button* button) override;
+    void resized() override;
+
+private:
+    void timerCallback() override;
+    void chooseScript();
+    void chooseHome();
+    void showFullError();
+
+    PythonProcessor* processor;
+    std::unique_ptr<UtilityButton> scriptButton;
+    std::unique_ptr<UtilityButton> reloadButton;
+    std::unique_ptr<UtilityButton> homeButton;
+    std::unique_ptr<UtilityButton> errorButton;
+    std::unique_ptr<Label> statusLabel;
+    std::unique_ptr<FileChooser> chooser;  // kept alive while an asynchronous chooser is open
+    String shownStatus;
+
+    JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(PythonProcessorEditor);
+};
