@@ -163,6 +163,9 @@ class RunningProcess:
     name: str
     executable: Path | None
     verified: bool
+    # The saved-state root this GUI uses (dev build: its folder; else the default root of the process's
+    # HOME). None when it cannot be told (then it is assumed to be any root).
+    gui_root: Path | None = None
 
 
 def _is_gui_name(name: str) -> bool:
@@ -189,8 +192,23 @@ def _scan_proc(proc: Path) -> list[RunningProcess]:
         target = target.removesuffix(" (deleted)")
         name = Path(target).name
         if _is_gui_name(name):
-            found.append(RunningProcess(int(entry.name), name, Path(target), verified=True))
+            root = _process_gui_root(entry, Path(target))
+            found.append(RunningProcess(int(entry.name), name, Path(target), verified=True, gui_root=root))
     return found
+
+
+def _process_gui_root(proc_entry: Path, executable: Path) -> Path | None:
+    """Which saved-state root a running GUI (Linux) uses: a dev build's folder, else its HOME's default."""
+    if is_dev_build_executable(executable, "Linux"):
+        return executable.parent
+    try:
+        environ = (proc_entry / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"HOME="):
+            return default_gui_root("Linux", home=Path(os.fsdecode(item[5:])))
+    return None
 
 
 def _scan_ps() -> list[RunningProcess]:  # macOS, *unverified*
@@ -232,6 +250,17 @@ def running_gui_processes(proc_root: Path = Path("/proc")) -> list[RunningProces
     if sys.platform == "win32":
         return _scan_tasklist()
     return _scan_ps()
+
+
+def running_gui_processes_for(layout: GuiLayout) -> list[RunningProcess]:
+    """Running GUIs that may be using `layout`'s saved-state root (those whose root is unknown included).
+
+    A GUI of another user or another dev build writes other files, so it does not block edits here."""
+
+    def same(a: Path, b: Path) -> bool:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+    return [p for p in running_gui_processes() if p.gui_root is None or same(p.gui_root, layout.root)]
 
 
 def gui_binary_path(gui_exe: Path) -> Path:

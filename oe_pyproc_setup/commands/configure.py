@@ -26,7 +26,7 @@ from oe_pyproc_setup.commands.homes import JudgedHome, judge_candidates, render_
 from oe_pyproc_setup.defaulthome import write_default_home
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import atomic_write_bytes
-from oe_pyproc_setup.gui import GuiLayout, running_gui_processes
+from oe_pyproc_setup.gui import GuiLayout, running_gui_processes_for
 from oe_pyproc_setup.home import (
     HomeCandidate,
     PluginRules,
@@ -186,7 +186,7 @@ def configure(
             )
 
     if not chains:
-        running = running_gui_processes()
+        running = running_gui_processes_for(layout)
         if running and not force:
             listed = ", ".join(f"pid {p.pid} ({p.executable or p.name})" for p in running)
             raise UserFacingError(

@@ -195,15 +195,24 @@ def gui_with_chains(gui_root: Path) -> Path:
 
 
 @pytest.fixture
-def fake_gui_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real running process whose executable is named `open-ephys` (a copy of sleep)."""
+def fake_gui_home(tmp_path: Path) -> Path:
+    """The HOME of fake_gui_process: its GUI root is default_gui_root("Linux", home=this)."""
+    home = tmp_path / "gui user home"
+    home.mkdir(exist_ok=True)
+    return home
+
+
+@pytest.fixture
+def fake_gui_process(tmp_path: Path, fake_gui_home: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real running process whose executable is named `open-ephys` (a copy of sleep), run with
+    HOME=fake_gui_home so that its saved-state root is known and private to the test."""
     sleep = shutil.which("sleep")
     assert sleep is not None
     folder = tmp_path / "GUI bin"
     folder.mkdir()
     executable = folder / "open-ephys"
     shutil.copy2(sleep, executable)
-    process = subprocess.Popen([str(executable), "60"])
+    process = subprocess.Popen([str(executable), "60"], env=dict(os.environ, HOME=str(fake_gui_home)))
     # Wait until the kernel shows the new executable (exec has happened).
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -246,3 +255,25 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 def chain_data() -> Path:
     """The folder of GUI-format chain files (tests/cli/data)."""
     return DATA
+
+
+@pytest.fixture
+def ours_installed(gui_root: Path) -> Path:
+    """The GUI root as `oe-pyproc install` leaves it (DESIGN §5): our plugin folder with its metadata and
+    the manifest, so Homes are judged by our plugin's rules. (The plugin binaries themselves are not needed
+    by the CLI tests and are not faked here.)"""
+    plugins = gui_root / "plugins-api10"
+    ours = plugins / "oe-pyproc"
+    ours.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "schema": 1,
+        "version": "0.1.0",
+        "plugin_api": 10,
+        "platform": "linux",
+        "arch": "x86_64",
+        "bridges": {"3.10": "liboe_pyproc_bridge_cp310.so"},
+    }
+    (ours / "oe-pyproc-plugin.json").write_text(json.dumps(metadata))
+    manifest = {"schema": 1, "source_prefix": "/opt/conda", "files": [], "moved_aside": []}
+    (plugins / "oe-pyproc-manifest.json").write_text(json.dumps(manifest))
+    return gui_root

@@ -17,6 +17,7 @@ from oe_pyproc_setup.gui import (
     is_dev_build_executable,
     resolve_layout,
     running_gui_processes,
+    running_gui_processes_for,
 )
 
 
@@ -104,6 +105,19 @@ def test_running_gui_process_is_found(fake_gui_process: subprocess.Popen[bytes])
     fake_gui_process.kill()
     fake_gui_process.wait()
     assert all(p.pid != fake_gui_process.pid for p in running_gui_processes())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc scan is the Linux path")
+def test_running_gui_root_comes_from_its_home(
+    fake_gui_process: subprocess.Popen[bytes], fake_gui_home: Path, tmp_path: Path
+) -> None:
+    [found] = [p for p in running_gui_processes() if p.pid == fake_gui_process.pid]
+    its_root = fake_gui_home / ".config" / "open-ephys"
+    assert found.gui_root == its_root
+    assert fake_gui_process.pid in [p.pid for p in running_gui_processes_for(GuiLayout(its_root, 10))]
+    assert fake_gui_process.pid not in [
+        p.pid for p in running_gui_processes_for(GuiLayout(tmp_path / "other", 10))
+    ]
 
 
 def test_other_processes_are_not_the_gui(tmp_path: Path) -> None:
