@@ -119,9 +119,15 @@ def _apply_fixes(findings: list[Any], *, yes: bool, dry_run: bool, quiet: bool) 
     if dry_run:
         click.echo("Dry run: nothing changed.", file=out)
         return
-    if not yes and not click.confirm("Apply these changes?", default=False, err=quiet):
-        click.echo("Nothing changed.", file=out)
-        return
+    if not yes:
+        try:
+            confirmed = click.confirm("Apply these changes?", default=False, err=quiet)
+        except click.Abort:  # no answer (end of input): the default, no
+            confirmed = False
+            click.echo("", file=out)
+        if not confirmed:
+            click.echo("Nothing changed (use --yes to apply without asking).", file=out)
+            return
     for fix in fixes:
         try:
             click.echo(f"Done: {fix.apply()}", file=out)
