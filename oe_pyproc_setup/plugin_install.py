@@ -15,6 +15,7 @@ import hashlib
 import os
 import platform
 import shutil
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -105,11 +106,19 @@ def _copy_atomic(source: Path, target: Path) -> None:
 
 
 def _write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` (temp file + rename), keeping the permission bits it has."""
+    if target.exists():
+        mode = stat.S_IMODE(target.stat().st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -147,7 +156,8 @@ def _check_plugin(prefix: Path, api: int) -> tuple[Path, PluginMetadata]:
     if not source.is_dir():
         others = [p for p in prefix_plugin_dirs(prefix) if p != source]
         if others:
-            built_for = ", ".join(sorted({p.parent.name.replace("plugins-api", "API ") for p in others}))
+            apis = sorted({int(p.parent.name.removeprefix("plugins-api")) for p in others}, reverse=True)
+            built_for = ", ".join(gui_version_text(a) for a in apis)
             raise UserFacingError(
                 f"the oe-pyproc plugin in {prefix} was built for {built_for}, not {gui_version_text(api)}",
                 hint="Install the package built for your GUI, or pass the --api of the GUI you run.",

@@ -129,7 +129,9 @@ def prefix_plugin_dirs(prefix: Path) -> list[Path]:
     for base in (prefix / "lib" / "oe-pyproc", prefix / "Library" / "lib" / "oe-pyproc"):
         if base.is_dir():
             found += sorted(
-                p / PLUGIN_FOLDER for p in base.glob("plugins-api*") if (p / PLUGIN_FOLDER).is_dir()
+                p / PLUGIN_FOLDER
+                for p in base.glob("plugins-api*")
+                if p.name.removeprefix("plugins-api").isdigit() and (p / PLUGIN_FOLDER).is_dir()
             )
     return found
 
