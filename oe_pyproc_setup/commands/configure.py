@@ -202,9 +202,10 @@ def configure(
     if not chains:
         _warn_if_not_effective(layout, planned, notes)
 
+    plugin_name = "oe-pyproc" if rules.name == "ours" else "upstream"
     prefix = "would write" if dry_run else "wrote"
     report: list[str] = [
-        f"Python Home: {home_path} ({judged.verdict.status}, judged for {rules.name}'s plugin)"
+        f"Python Home: {home_path} ({judged.verdict.status}, judged for {plugin_name}'s plugin)"
     ]
     for plan in planned:
         count = len(plan.document.processors)
