@@ -16,7 +16,7 @@ from oe_pyproc_setup.errors import UserFacingError
 if TYPE_CHECKING:
     import numpy as np
 
-    from oe_pyproc_setup.commands.run import HostRun, Plan, _OutputSink
+    from oe_pyproc_setup.commands.run import HostRun, OutputSink, Plan
 
 # Traces are drawn this long before and after the event.
 WINDOW_SECONDS = 0.05
@@ -35,23 +35,21 @@ def require_matplotlib() -> None:
 
 
 def _event_index(plan: Plan, report: dict[str, Any], processed_samples: int) -> tuple[int, str]:
-    """The stream-relative sample to centre on, and what it is: the first input TTL event, else the first
-    event the script sent, else the middle of the processed data."""
-    import numpy as np
-
-    if plan.stream is not None and plan.input_events is not None and len(plan.input_events):
-        index = (
-            int(np.searchsorted(plan.stream.sample_numbers, plan.input_events.sample_numbers[0]))
-            - plan.first_index
-        )
-        if 0 <= index < processed_samples:
-            line = int(plan.input_events.lines[0])
-            return index, f"input TTL line {line} {'on' if plan.input_events.states[0] else 'off'}"
+    """The sample (from 0) to centre on, and what it is: the first input TTL event, else the first event the
+    script sent, else the middle of the processed data."""
+    index, lines, states = plan.source.relative_events()
+    for position in range(len(index)):
+        if 0 <= int(index[position]) < processed_samples:
+            state = "on" if states[position] else "off"
+            return int(index[position]), f"input TTL line {int(lines[position])} {state}"
     for instance in report.get("instances", []):
         for event in instance.get("events_emitted", []):
-            index = int(event.get("sample_number", -1))
-            if 0 <= index < processed_samples:
-                return index, f"script's TTL line {event.get('line')} {'on' if event.get('state') else 'off'}"
+            sample = int(event.get("sample_number", -1))
+            if 0 <= sample < processed_samples:
+                return (
+                    sample,
+                    f"script's TTL line {event.get('line')} {'on' if event.get('state') else 'off'}",
+                )
     return processed_samples // 2, "middle of the run (no TTL event)"
 
 
@@ -66,7 +64,7 @@ def _block_percents(report: dict[str, Any]) -> list[float] | None:
     ]
 
 
-def save_plot(plan: Plan, run: HostRun, sink: _OutputSink, report: dict[str, Any], path: Path) -> None:
+def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,24 +85,19 @@ def save_plot(plan: Plan, run: HostRun, sink: _OutputSink, report: dict[str, Any
         start, stop = max(0, centre - half), min(processed.shape[1], centre + half)
         seconds = (np.arange(start, stop) - centre) / plan.sample_rate * 1000.0
         shown = min(processed.shape[0], MAX_TRACES)
-        raw = None
-        if plan.stream is not None and plan.channel_index is not None:
-            raw = plan.stream.scaled_block(
-                plan.first_index + start, plan.first_index + stop, plan.channel_index[:shown]
-            )
+        raw = plan.source.scaled(start, stop, shown)
         spread = float(np.ptp(processed[:shown, start:stop])) if stop > start else 1.0
-        if raw is not None and raw.size:
+        if raw.size:
             spread = max(spread, float(np.ptp(raw)))
         offset = spread * 1.2 if spread > 0 else 1.0
         for row in range(shown):
-            if raw is not None:
-                traces_axis.plot(
-                    seconds,
-                    raw[row] - row * offset,
-                    color="0.6",
-                    linewidth=0.8,
-                    label="raw" if row == 0 else None,
-                )
+            traces_axis.plot(
+                seconds,
+                raw[row] - row * offset,
+                color="0.6",
+                linewidth=0.8,
+                label="raw" if row == 0 else None,
+            )
             traces_axis.plot(
                 seconds,
                 processed[row, start:stop] - row * offset,
@@ -115,10 +108,7 @@ def save_plot(plan: Plan, run: HostRun, sink: _OutputSink, report: dict[str, Any
         traces_axis.axvline(0.0, color="C3", linestyle="--", linewidth=1.0, label=what)
         traces_axis.set_xlabel("time from the event (ms)")
         traces_axis.set_ylabel(f"channels 1–{shown} (offset), µV")
-        title = (
-            "raw vs processed" if raw is not None else "processed (synthetic input is generated in the host)"
-        )
-        traces_axis.set_title(f"{title}, around the {what}")
+        traces_axis.set_title(f"raw (grey) vs processed, around the {what}")
         traces_axis.legend(loc="upper right", fontsize="small")
     else:
         traces_axis.text(0.5, 0.5, "no processed data came back", ha="center", va="center")

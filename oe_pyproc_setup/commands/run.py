@@ -2,8 +2,11 @@
 
 The script runs inside the native host (`oe-pyproc-host`, DESIGN §4–5), which loads the Home and the bridge
 the way the GUI's adapter does. This command checks the script statically, decodes a recording (numpy,
-imported only here) and streams it with its TTL events into the host's raw input, reads the processed
-stream back for `--output`/`--plot`, shows progress, and turns the host's JSON report into a verdict.
+imported only here) or makes a seeded test signal, and streams it with its TTL events into the host's raw
+input (stdin, channel-major chunks; events in a small text file). The processed stream comes back through
+a pipe of its own (`--output /dev/fd/N`) for `--output` and `--plot`; the host's JSON report arrives on
+its stdout, the script's prints on its stderr. Ending the input is how Ctrl-C stops the host cleanly: it
+finishes the blocks it has and reports, exactly as at the end of a recording.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import io
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +36,7 @@ from oe_pyproc_setup.script_check import CheckResult, check_script
 if TYPE_CHECKING:
     import numpy as np
 
-    from oe_pyproc_setup.recording import RecordingWriter, Stream, TtlEvents
+    from oe_pyproc_setup.recording import RecordingWriter, RunInput, TtlEvents
 
 # The GUI's audio callback: 1024 samples at 44.1 kHz, so a stream at `rate` gets 1024 * rate / 44100 samples.
 GUI_CALLBACK_SAMPLES = 1024
@@ -47,12 +49,15 @@ CHUNK_SAMPLES = 4096
 MAX_LISTED_EVENTS = 10_000_000
 # p99 above this share of the budget is reported as tight: the GUI needs headroom for everything else.
 TIGHT_BUDGET_PERCENT = 50.0
+# --plot keeps at most this much processed data (its first channels) to draw the traces from.
+PLOT_KEEP_SECONDS = 60.0
+PLOT_CHANNELS = 4
 EXIT_INTERRUPTED = 130
 HOST_EXIT_MEANINGS = {
     2: "the host rejected its arguments",
-    3: "no valid Python Home, or Python could not start",
+    3: "the Python Home cannot run scripts",
     4: "the script could not be loaded",
-    5: "an input or output file problem",
+    5: "an input or output problem in the host",
 }
 
 
@@ -83,30 +88,34 @@ class Plan:
     check: CheckResult
     host: FoundHost
     python_home: Path | None
-    home_origin: str
-    channels: int
-    sample_rate: float
+    source: RunInput
+    recording: Path | None
     block: int
     instances: int
-    seconds: float
-    num_samples: int
-    stream: Stream | None = None  # None: the host's synthetic source
-    channel_index: np.ndarray | None = None
-    first_index: int = 0  # index of the first processed sample in the stream
-    input_events: TtlEvents | None = None
-    want_output: bool = False
-    output_dir: Path | None = None
-    plot_path: Path | None = None
-    gui_root: Path | None = None
-    api: int = 10
+    gui_root: Path | None
+    api: int
+    output_dir: Path | None
+    plot_path: Path | None
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
+    @property
+    def sample_rate(self) -> float:
+        return self.source.sample_rate
+
+    @property
+    def num_samples(self) -> int:
+        return self.source.num_samples
 
     @property
     def budget_ms(self) -> float:
         return 1000.0 * self.block / self.sample_rate
 
     @property
-    def source(self) -> str:
-        return "recording" if self.stream is not None else "synthetic"
+    def want_output(self) -> bool:
+        return self.output_dir is not None or self.plot_path is not None
 
 
 def _configured_home(gui_root: Path | None, api: int) -> Path | None:
@@ -128,9 +137,9 @@ class HostRun:
     report: dict[str, Any] | None
     stderr: str
     interrupted: bool
-    samples_done: int
+    samples_fed: int
+    samples_received: int
     command: list[str]
-    output_samples: int = 0
 
 
 @dataclass
@@ -141,86 +150,57 @@ class _Shared:
     errors: list[BaseException] = field(default_factory=list)
 
 
-def _host_command(plan: Plan, workdir: Path, report_path: Path) -> list[str]:
-    command = [str(plan.host.path)]
-    command += ["--script", str(plan.script.absolute())]
-    command += ["--instances", str(plan.instances)]
+def _write_events_file(path: Path, source: RunInput) -> None:
+    """The input TTL events as the host reads them: `sample_number line state`, numbered from 0."""
+    index, lines, states = source.relative_events()
+    rows = [
+        f"{i} {line} {1 if state else 0}"
+        for i, line, state in zip(index.tolist(), lines.tolist(), states.tolist())
+    ]
+    path.write_text("# sample_number line state\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
+
+
+def _host_command(plan: Plan, events_file: Path | None, output_target: str | None) -> list[str]:
+    command = [
+        str(plan.host.path),
+        "--script",
+        str(plan.script.absolute()),
+        "--instances",
+        str(plan.instances),
+    ]
     if plan.python_home is not None:
         command += ["--python-home", str(plan.python_home)]
     if plan.gui_root is not None:
         command += ["--gui-root", str(plan.gui_root)]
     command += ["--api", str(plan.api)]
     command += ["--channels", str(plan.channels), "--sample-rate", repr(float(plan.sample_rate))]
-    command += [
-        "--block-size",
-        str(plan.block),
-        "--callback-size",
-        str(max(GUI_CALLBACK_SAMPLES, plan.block + 1)),
-    ]
-    command += ["--chunk", str(CHUNK_SAMPLES), "--max-events", str(MAX_LISTED_EVENTS)]
-    command += ["--json-file", str(report_path)]
-    if plan.stream is not None:
-        command += ["--input", "-", *_input_format_flags(plan)]
-        if plan.input_events is not None and len(plan.input_events):
-            events_file = workdir / "events.txt"
-            _write_events_file(events_file, plan)
-            command += ["--events", str(events_file)]
+    # Jitter 1 as the GUI's 696/697/698-sample blocks; rows spaced by the callback size as in JUCE's buffer.
+    callback = max(GUI_CALLBACK_SAMPLES, plan.block + 1)
+    command += ["--block-size", str(plan.block), "--block-jitter", "1", "--callback-size", str(callback)]
+    command += ["--input", "-", "--chunk", str(CHUNK_SAMPLES)]
+    if plan.source.int16_scale is not None:
+        command += ["--input-format", "int16", "--input-scale", repr(plan.source.int16_scale)]
     else:
-        command += ["--duration", repr(plan.seconds)]
-    if plan.want_output:
-        command += ["--output", "-"]
+        command += ["--input-format", "float32"]
+    if events_file is not None:
+        command += ["--events", str(events_file)]
+    if output_target is not None:
+        command += ["--output", output_target]
+    command += ["--max-events", str(MAX_LISTED_EVENTS), "--json"]
     return command
 
 
-def _uniform_bit_volts(plan: Plan) -> float | None:
-    assert plan.stream is not None and plan.channel_index is not None
-    values = {plan.stream.channels[int(i)].bit_volts for i in plan.channel_index}
-    return values.pop() if len(values) == 1 else None
-
-
-def _input_format_flags(plan: Plan) -> list[str]:
-    scale = _uniform_bit_volts(plan)
-    if scale is not None:
-        # The recorded int16 with one scale: half the bytes of float32, and the host scales as the GUI does.
-        return ["--input-format", "int16", "--input-scale", repr(scale)]
-    return ["--input-format", "float32"]
-
-
-def _write_events_file(path: Path, plan: Plan) -> None:
-    """The input TTL events, as `sample_number line state` with sample numbers counted from the first
-    processed sample (the host numbers its stream from 0)."""
-    assert plan.stream is not None and plan.input_events is not None
-    import numpy as np
-
-    events = plan.input_events
-    indices = np.searchsorted(plan.stream.sample_numbers, events.sample_numbers) - plan.first_index
-    lines = [
-        f"{int(index)} {int(line)} {1 if state else 0}"
-        for index, line, state in zip(indices.tolist(), events.lines.tolist(), events.states.tolist())
-    ]
-    path.write_text("# sample_number line state\n" + "\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _feed_input(plan: Plan, pipe: IO[bytes], shared: _Shared) -> None:
-    """Writer thread: the recording's samples as channel-major chunks, until done or told to stop."""
-    import numpy as np
-
-    assert plan.stream is not None and plan.channel_index is not None
-    stream = plan.stream
-    as_int16 = _uniform_bit_volts(plan) is not None
+def _feed_input(source: RunInput, pipe: IO[bytes], shared: _Shared) -> None:
+    """Writer thread: the input as channel-major chunks, until it ends or we are told to stop."""
     try:
-        for start in range(plan.first_index, plan.first_index + plan.num_samples, CHUNK_SAMPLES):
+        for start in range(0, source.num_samples, CHUNK_SAMPLES):
             if shared.stop.is_set():
                 break
-            stop = min(start + CHUNK_SAMPLES, plan.first_index + plan.num_samples)
-            if as_int16:
-                chunk = np.ascontiguousarray(stream.samples[start:stop, plan.channel_index].T, dtype="<i2")
-            else:
-                chunk = stream.scaled_block(start, stop, plan.channel_index).astype("<f4", copy=False)
-            pipe.write(chunk.tobytes())
-            shared.fed += stop - start
-    except (BrokenPipeError, OSError):
-        pass  # the host ended early; its report says why
+            stop = min(start + CHUNK_SAMPLES, source.num_samples)
+            pipe.write(source.chunk(start, stop).tobytes())
+            shared.fed = stop
+    except OSError:
+        pass  # the host ended early (broken pipe); its report says why
     except BaseException as error:  # reported by the main thread
         shared.errors.append(error)
     finally:
@@ -240,34 +220,29 @@ def _read_exact(pipe: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-class _OutputSink:
-    """Receives the processed stream: writes it to --output and keeps what --plot needs."""
+class OutputSink:
+    """Receives the processed stream: appends it to --output, keeps the first seconds of a few channels for
+    --plot."""
 
-    def __init__(self, plan: Plan, writer: RecordingWriter | None, keep_channels: int) -> None:
+    def __init__(self, plan: Plan, writer: RecordingWriter | None) -> None:
         self.plan = plan
         self.writer = writer
-        self.keep_channels = keep_channels
+        self.keep_channels = min(plan.channels, PLOT_CHANNELS) if plan.plot_path is not None else 0
+        self.keep_samples = round(PLOT_KEEP_SECONDS * plan.sample_rate)
         self.kept: list[np.ndarray] = []
+        self.kept_samples = 0
 
     def consume(self, block: np.ndarray, offset: int) -> None:
-        import numpy as np
-
-        plan = self.plan
+        stop = offset + block.shape[1]
         if self.writer is not None:
-            if plan.stream is not None:
-                first = plan.first_index + offset
-                numbers = plan.stream.sample_numbers[first : first + block.shape[1]]
-                stamps = (
-                    plan.stream.timestamps[first : first + block.shape[1]]
-                    if plan.stream.timestamps is not None
-                    else numbers / plan.sample_rate
-                )
-            else:
-                numbers = np.arange(offset, offset + block.shape[1], dtype=np.int64)
-                stamps = numbers / plan.sample_rate
-            self.writer.append_block(block, numbers, stamps)
-        if self.keep_channels:
-            self.kept.append(block[: self.keep_channels].copy())
+            source = self.plan.source
+            self.writer.append_block(
+                block, source.sample_numbers(offset, stop), source.timestamps(offset, stop)
+            )
+        if self.keep_channels and self.kept_samples < self.keep_samples:
+            take = min(block.shape[1], self.keep_samples - self.kept_samples)
+            self.kept.append(block[: self.keep_channels, :take].copy())
+            self.kept_samples += take
 
     def processed(self) -> np.ndarray | None:
         import numpy as np
@@ -279,7 +254,7 @@ class _OutputSink:
         return np.concatenate(self.kept, axis=1)
 
 
-def _read_output(plan: Plan, pipe: IO[bytes], sink: _OutputSink, shared: _Shared) -> None:
+def _read_output(plan: Plan, pipe: IO[bytes], sink: OutputSink, shared: _Shared) -> None:
     """Reader thread: float32 channel-major chunks of CHUNK_SAMPLES (the last may be shorter)."""
     import numpy as np
 
@@ -287,12 +262,12 @@ def _read_output(plan: Plan, pipe: IO[bytes], sink: _OutputSink, shared: _Shared
     try:
         while True:
             data = _read_exact(pipe, frame * CHUNK_SAMPLES)
-            if not data:
-                break
             samples = len(data) // frame
             if samples == 0:
                 break
-            block = np.frombuffer(data[: samples * frame], dtype="<f4").reshape(plan.channels, samples)
+            block = np.frombuffer(data, dtype="<f4", count=samples * plan.channels).reshape(
+                plan.channels, samples
+            )
             sink.consume(block, shared.received)
             shared.received += samples
             if samples < CHUNK_SAMPLES:
@@ -301,42 +276,24 @@ def _read_output(plan: Plan, pipe: IO[bytes], sink: _OutputSink, shared: _Shared
         shared.errors.append(error)
     finally:
         # Keep draining so the host never blocks on a full pipe while it finishes.
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             while pipe.read(1 << 16):
                 pass
+            pipe.close()
 
 
-def _collect_stderr(pipe: IO[bytes], lines: list[str]) -> None:
-    for raw in iter(pipe.readline, b""):
-        lines.append(raw.decode("utf-8", "replace"))
+def _collect(pipe: IO[bytes], into: list[bytes]) -> None:
+    for chunk in iter(lambda: pipe.read(1 << 16), b""):
+        into.append(chunk)
 
 
-def _signal_host(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(OSError):
-        if os.name == "posix":
-            process.send_signal(signal.SIGINT)
-        else:  # Windows, unverified: CTRL_BREAK to the host's own process group
-            process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-
-
-def _stop_host(process: subprocess.Popen[bytes], plan: Plan, shared: _Shared) -> None:
-    """Ask the host to stop early and still write its report.
-
-    With a recording we just end its input: it finishes the blocks it has and reports, as at the end of
-    any recording. Synthetic input has no end to cut, so the host gets SIGINT (as from a terminal);
-    so does a host that has not stopped 10 s after its input ended. One that ignores that is killed.
-    """
+def _stop_host(process: subprocess.Popen[bytes], shared: _Shared) -> None:
+    """Ask the host to stop early and still report: end its input. It then finishes the blocks it already
+    has (at most a chunk and a pipe's worth) and writes its report. One that has not stopped after 60 s (a
+    script stuck in a loop) is killed."""
     shared.stop.set()
-    if plan.stream is None:
-        _signal_host(process)
-    else:
-        try:
-            process.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            _signal_host(process)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -364,38 +321,50 @@ def _wait_with_progress(
             time.sleep(0.1)
 
 
-def run_host(plan: Plan, sink: _OutputSink, show_progress: bool) -> HostRun:
+def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
     with tempfile.TemporaryDirectory(prefix="oe-pyproc-run-") as temp:
-        workdir = Path(temp)
-        report_path = workdir / "report.json"
-        command = _host_command(plan, workdir, report_path)
-        popen_extra: dict[str, Any] = {}
-        if os.name == "posix":
-            popen_extra["start_new_session"] = True  # Ctrl-C reaches only us; we stop the host cleanly
-        else:
-            popen_extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        events_file: Path | None = None
+        if len(plan.source.events):
+            events_file = Path(temp) / "events.txt"
+            _write_events_file(events_file, plan.source)
+        read_end = write_end = -1
+        output_target: str | None = None
+        if plan.want_output:
+            # A pipe of its own for the processed data, so script prints can never mix into it.
+            # /dev/fd/N: Linux (checked) and macOS (unverified); Windows has no such path (unverified).
+            read_end, write_end = os.pipe()
+            output_target = f"/dev/fd/{write_end}"
+        command = _host_command(plan, events_file, output_target)
         try:
             process = subprocess.Popen(
                 command,
-                stdin=subprocess.PIPE if plan.stream is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if plan.want_output else subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                **popen_extra,
+                pass_fds=(write_end,) if write_end >= 0 else (),
+                start_new_session=True,  # Ctrl-C in the terminal reaches only us; we stop the host cleanly
             )
         except OSError as error:
+            for fd in (read_end, write_end):
+                if fd >= 0:
+                    os.close(fd)
             raise UserFacingError(
                 f"cannot start the host {plan.host.path}: {error.strerror or error}"
             ) from None
+        if write_end >= 0:
+            os.close(write_end)  # the host holds the only write end: its exit ends our reads
         shared = _Shared()
-        stderr_lines: list[str] = []
-        threads = [threading.Thread(target=_collect_stderr, args=(process.stderr, stderr_lines), daemon=True)]
-        if plan.stream is not None:
+        stdout_chunks: list[bytes] = []
+        stderr_chunks: list[bytes] = []
+        threads = [
+            threading.Thread(target=_collect, args=(process.stdout, stdout_chunks), daemon=True),
+            threading.Thread(target=_collect, args=(process.stderr, stderr_chunks), daemon=True),
+            threading.Thread(target=_feed_input, args=(plan.source, process.stdin, shared), daemon=True),
+        ]
+        if read_end >= 0:
+            output_pipe = os.fdopen(read_end, "rb", buffering=0)
             threads.append(
-                threading.Thread(target=_feed_input, args=(plan, process.stdin, shared), daemon=True)
-            )
-        if plan.want_output:
-            threads.append(
-                threading.Thread(target=_read_output, args=(plan, process.stdout, sink, shared), daemon=True)
+                threading.Thread(target=_read_output, args=(plan, output_pipe, sink, shared), daemon=True)
             )
         for thread in threads:
             thread.start()
@@ -409,10 +378,12 @@ def run_host(plan: Plan, sink: _OutputSink, show_progress: bool) -> HostRun:
         except KeyboardInterrupt:
             interrupted = True
             if show_progress:
-                click.echo("\nInterrupted: stopping the host and collecting its partial report …", err=True)
+                click.echo(
+                    "\nInterrupted: ending the input; the host finishes its blocks and reports …", err=True
+                )
             try:
-                _stop_host(process, plan, shared)
-            except KeyboardInterrupt:  # a second Ctrl-C: stop now, no report
+                _stop_host(process, shared)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a report
                 process.kill()
                 process.wait()
         for thread in threads:
@@ -421,21 +392,21 @@ def run_host(plan: Plan, sink: _OutputSink, show_progress: bool) -> HostRun:
             failure = shared.errors[0]
             if isinstance(failure, UserFacingError):
                 raise failure
-            raise UserFacingError(f"reading or writing the host's data failed: {failure}") from failure
+            raise UserFacingError(f"streaming data to or from the host failed: {failure!r}") from failure
         report: dict[str, Any] | None = None
-        if report_path.exists():
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                report = None
+        stdout_text = b"".join(stdout_chunks).decode("utf-8", "replace").strip()
+        if stdout_text:  # with --json the host's stdout carries only the report (prints go to stderr)
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(stdout_text[stdout_text.find("{") :])
+                report = parsed if isinstance(parsed, dict) else None
         return HostRun(
             exit_code=process.returncode,
             report=report,
-            stderr="".join(stderr_lines),
+            stderr=b"".join(stderr_chunks).decode("utf-8", "replace"),
             interrupted=interrupted,
-            samples_done=shared.received if plan.want_output else shared.fed,
+            samples_fed=shared.fed,
+            samples_received=shared.received,
             command=command,
-            output_samples=shared.received,
         )
 
 
@@ -446,20 +417,20 @@ def run_host(plan: Plan, sink: _OutputSink, show_progress: bool) -> HostRun:
 class Verdict:
     fits: bool
     tight: bool
+    median_percent: float
     p99_percent: float
     max_percent: float
-    median_percent: float
     text: str
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _sum_stat(instances: list[dict[str, Any]], stat: str) -> float:
-    """Budget percent summed over the instances in series (an upper bound for percentiles)."""
-    total = 0.0
-    for instance in instances:
-        value = instance.get("timing_us", {}).get("budget_percent", {}).get(stat)
-        if isinstance(value, (int, float)):
-            total += float(value)
-    return total
+    """Budget percent summed over the instances in series (for percentiles an upper bound of the chain's)."""
+    values = [_number(i.get("timing_us", {}).get("budget_percent", {}).get(stat)) for i in instances]
+    return sum(v for v in values if v is not None)
 
 
 def judge(report: dict[str, Any], budget_ms: float) -> Verdict | None:
@@ -471,184 +442,187 @@ def judge(report: dict[str, Any], budget_ms: float) -> Verdict | None:
     if p99 > 100.0:
         text = (
             f"TOO SLOW for live use: 99% of blocks need up to {p99_ms:.2f} ms, {p99 / 100.0:.2f}× the "
-            f"{budget_ms:.2f} ms a block lasts; the GUI would fall behind and drop data"
+            f"{budget_ms:.2f} ms a block lasts (over by {p99_ms - budget_ms:.2f} ms); the GUI would fall "
+            "behind and drop data"
         )
-        return Verdict(False, False, p99, worst, median, text)
-    headroom = 100.0 / p99 if p99 > 0 else math.inf
-    headroom_text = f"{headroom:.0f}× headroom" if math.isfinite(headroom) else "no measurable load"
+        return Verdict(False, False, median, p99, worst, text)
+    headroom = f"{100.0 / p99:.0f}× headroom" if p99 > 0 else "no measurable load"
     if p99 > TIGHT_BUDGET_PERCENT:
         text = (
-            f"fits, but tight: p99 {p99_ms:.2f} ms is {p99:.0f}% of the {budget_ms:.2f} ms budget; "
-            "the GUI's other processors share that time"
+            f"fits, but tight: p99 {p99_ms:.2f} ms is {p99:.0f}% of the {budget_ms:.2f} ms budget; the GUI's "
+            "other processors share that time"
         )
     else:
         text = (
-            f"fits: p99 {p99_ms:.3f} ms is {p99:.1f}% of the {budget_ms:.2f} ms real-time budget "
-            f"({headroom_text})"
+            f"fits: p99 {p99_ms:.3f} ms is {p99:.1f}% of the {budget_ms:.2f} ms real-time budget ({headroom})"
         )
     if worst > 100.0:
         text += f"; the slowest block took {worst / 100.0:.1f}× the budget (an occasional overrun)"
-    return Verdict(True, p99 > TIGHT_BUDGET_PERCENT, p99, worst, median, text)
+    return Verdict(True, p99 > TIGHT_BUDGET_PERCENT, median, p99, worst, text)
 
 
 # ---------------------------------------------------------------------------------------------- rendering
 
 
 def _fmt_us(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return "?"
-    if value >= 1000:
-        return f"{value / 1000.0:.2f} ms"
-    return f"{value:.1f} µs" if value >= 10 else f"{value:.2f} µs"
+    number = _number(value)
+    if number is None:
+        return "-"
+    if number >= 1000:
+        return f"{number / 1000.0:.2f} ms"
+    return f"{number:.1f} µs" if number >= 10 else f"{number:.2f} µs"
 
 
-def _echo(text: str = "") -> None:
-    click.echo(text)
+def _fmt_percent(value: Any) -> str:
+    number = _number(value)
+    return "-" if number is None else f"{number:.2f}%"
+
+
+def _describe_input(plan: Plan) -> str:
+    source = plan.source
+    seconds = plan.num_samples / plan.sample_rate
+    if plan.recording is not None:
+        stream = source.template
+        return (
+            f"recording stream {stream.stream_name!r} ({stream.folder_name}), {plan.channels} ch at "
+            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {len(source.events)} TTL events"
+        )
+    return (
+        f"synthetic (seeded), {plan.channels} ch at {plan.sample_rate:g} Hz, {seconds:.2f} s, "
+        f"{len(source.events)} TTL events"
+    )
 
 
 def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[str, Any]) -> None:
+    echo = click.echo
     report = run.report or {}
     home = report.get("home") or {}
-    _echo(f"Script: {plan.script}")
+    echo(f"Script: {plan.script}")
     if home.get("chosen"):
-        numpy_version = home.get("numpy_version") or "?"
-        _echo(
-            f"Home:   {home['chosen']} (Python {str(home.get('python_version', '?')).split()[0]}, "
-            f"numpy {numpy_version})"
-        )
-    _echo(f"Host:   {plan.host.path} (found via {plan.host.origin})")
-    if plan.stream is not None:
-        _echo(
-            f"Input:  recording {plan.stream.folder_name!r} ({plan.stream.stream_name}), "
-            f"{plan.channels} ch at "
-            f"{plan.sample_rate:g} Hz, {plan.num_samples / plan.sample_rate:.2f} s, "
-            f"{len(plan.input_events) if plan.input_events is not None else 0} TTL events"
-        )
-    else:
-        _echo(f"Input:  synthetic, {plan.channels} ch at {plan.sample_rate:g} Hz, {plan.seconds:g} s")
+        version = str(home.get("python_version") or "?").split()[0]
+        echo(f"Home:   {home['chosen']} (Python {version}, numpy {home.get('numpy_version') or '?'})")
+    echo(f"Host:   {plan.host.path} (found via {plan.host.origin})")
+    echo(f"Input:  {_describe_input(plan)}")
     stream = report.get("stream") or {}
-    _echo(
+    run_info = report.get("run") or {}
+    speed = _number(run_info.get("realtime_factor"))
+    echo(
         f"Blocks: {stream.get('blocks', '?')} of ~{plan.block} samples "
-        f"(real-time budget {plan.budget_ms:.2f} ms per block), {plan.instances} instance(s) in series"
+        f"(real-time budget {plan.budget_ms:.2f} ms "
+        f"per block), {plan.instances} instance{'s' if plan.instances > 1 else ''} in series"
+        + (f"; ran at {speed:.1f}× real time" if speed else "")
     )
     if run.interrupted:
-        _echo(
-            f"INTERRUPTED after {run.samples_done} of {plan.num_samples} samples: "
-            "the figures below are partial."
-        )
-    _echo()
+        done = int(stream.get("samples") or 0)
+        echo(f"INTERRUPTED after {done} of {plan.num_samples} samples: everything below is partial.")
+    echo("")
     for instance in report.get("instances", []):
         timing = instance.get("timing_us", {})
-        script = timing.get("script", {})
-        overhead = timing.get("overhead", {})
-        percent = timing.get("budget_percent", {})
-        label = f"instance {instance.get('index')}" if plan.instances > 1 else "per-block time"
-        _echo(
+        script, overhead, percent = (timing.get(k, {}) for k in ("script", "overhead", "budget_percent"))
+        label = f"Instance {instance.get('index')}" if plan.instances > 1 else "Per-block time"
+        echo(
             f"{label}: script median {_fmt_us(script.get('median'))}, p99 {_fmt_us(script.get('p99'))}, "
-            f"max {_fmt_us(script.get('max'))}  |  budget used median {percent.get('median', 0):.2f}%, "
-            f"p99 {percent.get('p99', 0):.2f}%, max {percent.get('max', 0):.2f}%"
+            f"max {_fmt_us(script.get('max'))}; budget used median {_fmt_percent(percent.get('median'))}, "
+            f"p99 {_fmt_percent(percent.get('p99'))}, max {_fmt_percent(percent.get('max'))}"
         )
-        _echo(
-            f"  bridge overhead: median {_fmt_us(overhead.get('median'))}, "
+        state = " (FAULTED: the script is bypassed after its error)" if instance.get("faulted") else ""
+        echo(
+            f"  bridge overhead median {_fmt_us(overhead.get('median'))}, "
             f"p99 {_fmt_us(overhead.get('p99'))}, "
             f"max {_fmt_us(overhead.get('max'))}; blocks processed {instance.get('blocks_processed', 0)}, "
-            f"bypassed {instance.get('blocks_bypassed', 0)}"
-            + (" (FAULTED: script bypassed after its error)" if instance.get("faulted") else "")
+            f"bypassed {instance.get('blocks_bypassed', 0)}{state}"
         )
-    if verdict is not None:
-        _echo(f"Verdict: {verdict.text}")
-    else:
-        _echo("Verdict: no block was processed, nothing to judge")
+    echo(f"Verdict: {verdict.text}" if verdict else "Verdict: no block reached the script, nothing to judge")
     emitted = sum(int(i.get("events_emitted_count", 0)) for i in report.get("instances", []))
-    _echo(f"TTL events emitted by the script: {emitted}")
+    echo(f"TTL events emitted by the script: {emitted}")
     listed = [e for i in report.get("instances", []) for e in i.get("events_emitted", [])]
     for event in listed[:5]:
-        _echo(
+        echo(
             f"  line {event.get('line')} {'on ' if event.get('state') else 'off'} at sample "
             f"{event.get('sample_number')} (block {event.get('block')})"
         )
     if emitted > 5:
-        _echo(f"  … and {emitted - 5} more")
+        echo(f"  … and {emitted - 5} more")
     errors = report.get("errors", [])
     if errors:
-        _echo(f"\nErrors: {len(errors)}")
+        echo(f"\nErrors: {len(errors)}")
         for error in errors[:5]:
-            _echo(
-                f"- in {error.get('method')}() of instance {error.get('instance')}, "
-                f"block {error.get('block')} "
-                f"(first sample {error.get('sample_number')}): {error.get('message')}"
+            where = f"block {error['block']}" if error.get("block") is not None else "outside any block"
+            first = (
+                f", first sample {error['sample_number']}" if error.get("sample_number") is not None else ""
             )
-            traceback_text = str(error.get("traceback", "")).rstrip()
+            echo(
+                f"- {error.get('method') or '?'}() of instance {error.get('instance')}, {where}{first}: "
+                f"{error.get('message')}"
+            )
+            traceback_text = str(error.get("traceback") or "").rstrip()
             if traceback_text:
-                _echo("  " + traceback_text.replace("\n", "\n  "))
+                echo("  " + traceback_text.replace("\n", "\n  "))
         if len(errors) > 5:
-            _echo(f"  … and {len(errors) - 5} more (see --json)")
-    warnings = list(report.get("warnings", [])) + extra.get("warnings", [])
+            echo(f"… and {len(errors) - 5} more (--json lists them all)")
+    warnings = list(report.get("warnings", [])) + extra["warnings"]
     if warnings:
-        _echo(f"\nWarnings: {len(warnings)}")
+        echo(f"\nWarnings: {len(warnings)}")
         for warning in warnings[:10]:
             where = f"block {warning['block']}: " if warning.get("block") is not None else ""
-            _echo(f"- {where}{warning.get('message')}")
-    for line in extra.get("notes", []):
-        _echo(line)
+            echo(f"- {where}{warning.get('message')}")
+    script_output = run.stderr.strip()
+    if script_output:
+        lines = script_output.splitlines()
+        echo(f"\nScript and host output ({len(lines)} lines{', the last 20' if len(lines) > 20 else ''}):")
+        echo("  " + "\n  ".join(lines[-20:]))
+    for note in extra["notes"]:
+        echo(note)
 
 
 # ---------------------------------------------------------------------------------------------- the command
 
 
-def _echo_check(check: CheckResult, quiet: bool) -> None:
-    if check.findings and not quiet:
-        click.echo(check.render(), err=True)
+def _make_source(
+    recording: Path | None,
+    stream_name: str | None,
+    channels: int | None,
+    sample_rate: float | None,
+    seconds: float | None,
+) -> RunInput:
+    from oe_pyproc_setup.recording import RecordingError, StreamInput, SyntheticInput, open_recording
 
-
-def _prepare_recording(plan_args: dict[str, Any], recording: Path, stream_name: str | None) -> dict[str, Any]:
-    import numpy as np
-
-    from oe_pyproc_setup.recording import RecordingError, open_recording
-
+    if recording is None:
+        rate = sample_rate or DEFAULT_SAMPLE_RATE
+        total = max(1, round((seconds or DEFAULT_SYNTHETIC_SECONDS) * rate))
+        return SyntheticInput(channels or DEFAULT_SYNTHETIC_CHANNELS, rate, total)
     opened = open_recording(recording)
     stream = opened.select_stream(stream_name)
-    if plan_args["sample_rate"] is not None and not math.isclose(
-        plan_args["sample_rate"], stream.sample_rate
-    ):
+    if sample_rate is not None and not math.isclose(sample_rate, stream.sample_rate):
         raise RecordingError(
-            f"--sample-rate {plan_args['sample_rate']:g} does not match the stream's "
-            f"{stream.sample_rate:g} Hz",
-            hint="--sample-rate applies to synthetic input; a recording runs at its own rate.",
+            f"--sample-rate {sample_rate:g} does not match the stream's {stream.sample_rate:g} Hz",
+            hint="--sample-rate is for synthetic input; a recording runs at its own rate.",
         )
-    channels = plan_args["channels"] or stream.num_channels
-    if channels > stream.num_channels:
+    wanted = channels or stream.num_channels
+    if wanted > stream.num_channels:
         raise RecordingError(
-            f"--channels {channels}: the stream {stream.stream_name!r} has only "
-            f"{stream.num_channels} channels"
+            f"--channels {wanted}: the stream {stream.stream_name!r} has {stream.num_channels}"
         )
     if stream.num_samples == 0:
-        raise RecordingError(f"the stream {stream.stream_name!r} of {opened.directory} holds no samples")
-    seconds = plan_args["seconds"]
-    num_samples = (
+        raise RecordingError(f"the stream {stream.stream_name!r} in {opened.directory} holds no samples")
+    total = (
         stream.num_samples
         if seconds is None
         else min(stream.num_samples, round(seconds * stream.sample_rate))
     )
-    if num_samples <= 0:
+    if total <= 0:
         raise RecordingError(f"--seconds {seconds:g} is shorter than one sample at {stream.sample_rate:g} Hz")
-    first, end = int(stream.sample_numbers[0]), int(stream.sample_numbers[num_samples - 1]) + 1
-    return {
-        "stream": stream,
-        "channels": channels,
-        "sample_rate": stream.sample_rate,
-        "num_samples": num_samples,
-        "seconds": num_samples / stream.sample_rate,
-        "channel_index": np.arange(channels),
-        "input_events": stream.ttl.within(first, end),
-    }
+    return StreamInput(stream, wanted, total)
 
 
 @click.command("run")
 @click.argument("script", type=click.Path(path_type=Path))
 @python_home_option
 @click.option(
-    "--host", type=click.Path(path_type=Path), default=None, help="The oe-pyproc-host executable to use."
+    "--host",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The oe-pyproc-host to use (default: $OE_PYPROC_HOST, then the Home's bin/, then PATH).",
 )
 @gui_root_option
 @api_option
@@ -689,7 +663,7 @@ def _prepare_recording(plan_args: dict[str, Any], recording: Path, stream_name: 
     "--output",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write the processed data as a Binary-format recording into this new folder.",
+    help="Write the processed data, with the TTL events, as a Binary-format recording into this new folder.",
 )
 @click.option(
     "--instances", type=click.IntRange(1, 64), default=1, show_default=True, help="Instances in series."
@@ -720,92 +694,63 @@ def run(
 ) -> None:
     """Run SCRIPT offline, exactly as the plugin would: in the native host, with the Home's Python.
 
-    Checks the script first (line-numbered findings), then feeds it synthetic data or a recording with its
-    TTL events, and reports per-block time against the real-time budget, errors with their traceback,
-    and the TTL events the script sent. Ctrl-C stops early with a partial report.
+    Checks the script first (findings with line numbers), then feeds it a seeded test signal or a
+    recording (--recording) with its TTL events, and reports the time per block against the real-time
+    budget with a verdict, the bridge's overhead, errors with their traceback and block, warnings, and the
+    TTL events the script sent. Ctrl-C stops early with a partial report (exit code 130). Exit code 1 when
+    the script raised.
     """
     _import_numpy()
     if plot is not None:
         from oe_pyproc_setup.runplot import require_matplotlib
 
         require_matplotlib()
+        if not Path(plot).absolute().parent.is_dir():
+            raise UserFacingError(f"--plot {plot}: the folder {Path(plot).absolute().parent} does not exist")
     if stream_name is not None and recording is None:
         raise UserFacingError("--stream needs --recording")
     check = check_script(script)
-    _echo_check(check, quiet=as_json)
+    if check.findings and not as_json:
+        click.echo(check.render(), err=True)
     if not check.ok:
+        details = "" if not as_json else "\n" + check.render()
         raise UserFacingError(
-            f"{script}: {len(check.errors)} error(s) in the script; the plugin could not run it (see above)"
-            if not as_json
-            else check.render()
+            f"{script}: {len(check.errors)} error(s) found before running; "
+            f"the plugin could not run it{details}"
         )
 
-    home = python_home
-    home_origin = "--python-home"
-    if home is None:
-        home = _configured_home(gui_root, api)
-        home_origin = "the configured Home"
+    home = python_home if python_home is not None else _configured_home(gui_root, api)
     found = find_host(host, home)
-
-    rate = sample_rate or DEFAULT_SAMPLE_RATE
-    plan_fields: dict[str, Any] = {
-        "channels": channels or DEFAULT_SYNTHETIC_CHANNELS,
-        "sample_rate": rate,
-        "seconds": seconds or DEFAULT_SYNTHETIC_SECONDS,
-        "num_samples": round((seconds or DEFAULT_SYNTHETIC_SECONDS) * rate),
-    }
-    if recording is not None:
-        plan_fields = _prepare_recording(
-            {"channels": channels, "sample_rate": sample_rate, "seconds": seconds}, recording, stream_name
-        )
+    source = _make_source(recording, stream_name, channels, sample_rate, seconds)
     plan = Plan(
         script=script,
         check=check,
         host=found,
         python_home=home,
-        home_origin=home_origin if home is not None else "host default",
-        block=block or gui_block_size(plan_fields["sample_rate"]),
+        source=source,
+        recording=recording,
+        block=block or gui_block_size(source.sample_rate),
         instances=instances,
-        want_output=output is not None or plot is not None or recording is None,
-        output_dir=output,
-        plot_path=plot,
         gui_root=gui_root,
         api=api,
-        **plan_fields,
+        output_dir=output,
+        plot_path=plot,
     )
     from oe_pyproc_setup.recording import RecordingWriter
 
-    writer = RecordingWriter(output, plan.stream or _synthetic_template(plan)) if output is not None else None
-    sink = _OutputSink(plan, writer, keep_channels=min(plan.channels, 4) if plot is not None else 0)
+    writer = RecordingWriter(output, source.template) if output is not None else None
+    sink = OutputSink(plan, writer)
     try:
         result = run_host(plan, sink, show_progress=not as_json and sys.stderr.isatty())
+        _finish(plan, result, writer, sink, as_json)
     except BaseException:
         if writer is not None:
-            writer.abort()
+            writer.abort()  # nothing half-written is left behind
         raise
-    _finish(plan, result, writer, sink, as_json)
 
 
-def _synthetic_template(plan: Plan) -> Stream:
-    import numpy as np
-
-    from oe_pyproc_setup.recording import Channel, Stream
-
-    return Stream(
-        folder_name="oe-pyproc_synthetic-100.synthetic",
-        stream_name="synthetic",
-        source_processor_name="oe-pyproc synthetic",
-        source_processor_id=100,
-        sample_rate=plan.sample_rate,
-        channels=[Channel(name=f"CH{i + 1}", bit_volts=0.195) for i in range(plan.channels)],
-        samples=np.zeros((0, plan.channels), dtype=np.int16),
-        sample_numbers=np.zeros(0, dtype=np.int64),
-        timestamps=None,
-    )
-
-
-def _emitted_events(plan: Plan, report: dict[str, Any]) -> TtlEvents:
-    """The script's TTL events, their stream-relative sample numbers mapped back to the recording's."""
+def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> TtlEvents:
+    """The script's TTL events, their host sample numbers (from 0) mapped back to the input's numbering."""
     import numpy as np
 
     from oe_pyproc_setup.recording import TtlEvents
@@ -815,32 +760,27 @@ def _emitted_events(plan: Plan, report: dict[str, Any]) -> TtlEvents:
         key=lambda e: int(e.get("sample_number", 0)),
     )
     relative = np.array([int(e.get("sample_number", 0)) for e in listed], dtype=np.int64)
-    if plan.stream is not None and len(relative):
-        index = np.clip(plan.first_index + relative, 0, plan.stream.num_samples - 1)
-        numbers = plan.stream.sample_numbers[index].astype(np.int64)
-    else:
-        numbers = relative
+    keep = (relative >= 0) & (relative < done)
+    numbers = plan.source.sample_numbers(0, done)[relative[keep]] if done else relative[keep]
     return TtlEvents(
-        sample_numbers=numbers,
-        lines=np.array([int(e.get("line", 0)) for e in listed], dtype=np.int16),
-        states=np.array([bool(e.get("state")) for e in listed], dtype=bool),
+        sample_numbers=numbers.astype(np.int64),
+        lines=np.array([int(e.get("line", 0)) for e in listed], dtype=np.int16)[keep],
+        states=np.array([bool(e.get("state")) for e in listed], dtype=bool)[keep],
     )
 
 
-def _host_failure(plan: Plan, run: HostRun) -> UserFacingError:
+def _host_failure(run: HostRun) -> UserFacingError:
     report = run.report or {}
     fatal = report.get("fatal") or {}
     meaning = HOST_EXIT_MEANINGS.get(run.exit_code or 0, f"the host stopped with exit code {run.exit_code}")
+    if run.exit_code is not None and run.exit_code < 0:
+        meaning = f"the host crashed (signal {-run.exit_code})"
     message = str(fatal.get("message") or "").strip()
     lines = [f"{meaning}: {message}" if message else meaning]
-    if fatal.get("stage") == "home" or run.exit_code == 3:
-        for candidate in (report.get("home") or {}).get("candidates", []):
-            status = "accepted" if candidate.get("accepted") else f"rejected: {candidate.get('reason')}"
-            lines.append(f"  {candidate.get('path')} ({candidate.get('origin')}): {status}")
     for error in report.get("errors", [])[:3]:
-        lines.append(f"{error.get('method')}(): {error.get('message')}")
-        if error.get("traceback"):
-            lines.append(str(error["traceback"]).rstrip())
+        traceback_text = str(error.get("traceback") or "").rstrip()
+        if traceback_text and traceback_text not in message:
+            lines.append(traceback_text)
     if run.report is None:
         tail = run.stderr.strip().splitlines()[-15:]
         if tail:
@@ -853,28 +793,26 @@ def _host_failure(plan: Plan, run: HostRun) -> UserFacingError:
 
 
 def _finish(
-    plan: Plan, run: HostRun, writer: RecordingWriter | None, sink: _OutputSink, as_json: bool
+    plan: Plan, run: HostRun, writer: RecordingWriter | None, sink: OutputSink, as_json: bool
 ) -> None:
     report = run.report
-    usable = report is not None and (run.exit_code in (0, 1) or run.interrupted)
-    if not usable:
-        if writer is not None:
-            writer.abort()
-        if run.interrupted:
-            raise UserFacingError("interrupted before the host produced a report", exit_code=EXIT_INTERRUPTED)
-        raise _host_failure(plan, run)
-    assert report is not None
+    if report is None or run.exit_code not in (0, 1):
+        if run.interrupted and report is None:
+            raise UserFacingError("interrupted before the host wrote a report", exit_code=EXIT_INTERRUPTED)
+        raise _host_failure(run)
     extra: dict[str, Any] = {"warnings": [], "notes": []}
+    done = int((report.get("stream") or {}).get("samples") or 0)
     output_info: dict[str, Any] | None = None
     if writer is not None:
-        if plan.input_events is not None and len(plan.input_events):
-            done_end = (
-                int(plan.stream.sample_numbers[plan.first_index + max(run.output_samples, 1) - 1]) + 1
-                if plan.stream is not None
-                else 0
+        if run.samples_received != done:
+            raise UserFacingError(
+                f"the host processed {done} samples but {run.samples_received} came back through its output"
             )
-            writer.add_ttl(plan.input_events.within(int(plan.input_events.sample_numbers.min()), done_end))
-        emitted = _emitted_events(plan, report)
+        source_events = plan.source.events
+        if done and len(source_events):
+            numbers = plan.source.sample_numbers(0, done)
+            writer.add_ttl(source_events.within(int(numbers[0]), int(numbers[-1]) + 1))
+        emitted = _emitted_events(plan, report, done)
         if len(emitted):
             writer.add_ttl(emitted, source="python")
         written = writer.close()
@@ -891,8 +829,9 @@ def _finish(
             extra["warnings"].append(
                 {
                     "block": None,
-                    "message": f"{written.clipped_samples} processed samples exceeded the int16 range of the "
-                    "recording format (value / bit_volts) and were clipped in --output",
+                    "message": f"{written.clipped_samples} processed values did not fit the recording "
+                    "format's int16 "
+                    "(value / bit_volts) and were clipped in --output",
                 }
             )
     verdict = judge(report, plan.budget_ms)
@@ -902,43 +841,56 @@ def _finish(
         save_plot(plan, run, sink, report, plan.plot_path)
         extra["notes"].append(f"Plot: {plan.plot_path}")
     if as_json:
-        document = {
-            "schema": 1,
-            "script": str(plan.script.absolute()),
-            "check": [finding.as_dict() for finding in plan.check.findings],
-            "host": {"path": str(plan.host.path), "origin": plan.host.origin, "exit_code": run.exit_code},
-            "input": {
-                "source": plan.source,
-                "stream": None if plan.stream is None else plan.stream.stream_name,
-                "channels": plan.channels,
-                "sample_rate": plan.sample_rate,
-                "samples": plan.num_samples,
-                "block": plan.block,
-                "instances": plan.instances,
-                "input_events": 0 if plan.input_events is None else len(plan.input_events),
-            },
-            "budget_ms": plan.budget_ms,
-            "verdict": None
-            if verdict is None
-            else {
-                "fits": verdict.fits,
-                "tight": verdict.tight,
-                "p99_budget_percent": verdict.p99_percent,
-                "max_budget_percent": verdict.max_percent,
-                "median_budget_percent": verdict.median_percent,
-                "text": verdict.text,
-            },
-            "interrupted": run.interrupted,
-            "samples_done": run.samples_done,
-            "output": output_info,
-            "plot": None if plan.plot_path is None else str(plan.plot_path),
-            "warnings": extra["warnings"],
-            "report": report,
-        }
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps(_json_document(plan, run, verdict, report, output_info, extra), indent=2))
     else:
         render_text(plan, run, verdict, extra)
     if run.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if report.get("errors"):
         sys.exit(1)
+
+
+def _json_document(
+    plan: Plan,
+    run: HostRun,
+    verdict: Verdict | None,
+    report: dict[str, Any],
+    output_info: dict[str, Any] | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "script": str(plan.script.absolute()),
+        "check": [finding.as_dict() for finding in plan.check.findings],
+        "host": {"path": str(plan.host.path), "origin": plan.host.origin, "exit_code": run.exit_code},
+        "input": {
+            "source": "recording" if plan.recording is not None else "synthetic",
+            "recording": None if plan.recording is None else str(plan.recording),
+            "stream": plan.source.template.stream_name,
+            "channels": plan.channels,
+            "sample_rate": plan.sample_rate,
+            "samples": plan.num_samples,
+            "ttl_events": len(plan.source.events),
+        },
+        "block": plan.block,
+        "instances": plan.instances,
+        "budget_ms": plan.budget_ms,
+        "verdict": None
+        if verdict is None
+        else {
+            "fits": verdict.fits,
+            "tight": verdict.tight,
+            "median_budget_percent": verdict.median_percent,
+            "p99_budget_percent": verdict.p99_percent,
+            "max_budget_percent": verdict.max_percent,
+            "text": verdict.text,
+        },
+        "events_emitted": sum(int(i.get("events_emitted_count", 0)) for i in report.get("instances", [])),
+        "interrupted": run.interrupted,
+        "samples_done": int((report.get("stream") or {}).get("samples") or 0),
+        "output": output_info,
+        "plot": None if plan.plot_path is None else str(plan.plot_path),
+        "warnings": extra["warnings"],
+        "host_output": run.stderr,
+        "report": report,
+    }
