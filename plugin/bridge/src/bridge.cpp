@@ -178,7 +178,13 @@ PyModuleDef processor_module_def = {PyModuleDef_HEAD_INIT,
                                     nullptr,
                                     nullptr};
 
+void handle_dealloc(PyObject* self) {
+    PyObject_Free(self);
+}
+
 PyObject* init_processor_module() {
+    processor_handle_type.tp_dealloc = handle_dealloc;
+    processor_handle_type.tp_free = PyObject_Free;
     processor_handle_type.tp_name = "oe_pyprocessor.PythonProcessor";
     processor_handle_type.tp_basicsize = sizeof(ProcessorHandle);
     processor_handle_type.tp_flags = Py_TPFLAGS_DEFAULT;
@@ -586,7 +592,12 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
             error = "could not extend sys.path";
         }
     }
-    if (_import_array() < 0) {
+    // Readies the handle type before any instance exists (scripts need not import it themselves).
+    PyRef processor_module(PyImport_ImportModule("oe_pyprocessor"));
+    if (!processor_module) {
+        error = "the oe_pyprocessor module failed: " + fetch_error_text();
+    }
+    if (error.empty() && _import_array() < 0) {
         error = "numpy's C API could not be imported: " + fetch_error_text();
     }
     if (error.empty()) {
