@@ -148,6 +148,11 @@ def configure(
     from oe_pyproc_setup.gui import resolve_layout
 
     layout = resolve_layout(gui_root, api)
+    if gui_root is not None and not layout.root.is_dir():
+        raise UserFacingError(
+            f"--gui-root {layout.root} does not exist",
+            hint="Give the folder that holds configs-api<N>/ (start the GUI once to create it).",
+        )
     targets = (
         list(chains) if chains else [p for p in (layout.last_config, layout.recovery_config) if p.exists()]
     )

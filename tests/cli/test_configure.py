@@ -301,3 +301,34 @@ def test_chain_saved_by_upstream_without_our_plugin_uses_upstream_rules(
     result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(gui_with_chains))
     assert result.returncode == 1
     assert "upstream's plugin" in result.stderr and "a venv" in result.stderr
+
+
+def test_dry_run_writes_nothing(cli: Cli, numpy_home: Path, gui_with_chains: Path) -> None:
+    before = snapshot(configs(gui_with_chains))
+    result = cli(
+        "configure", "--python-home", str(numpy_home), "--gui-root", str(gui_with_chains), "--dry-run"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "would write" in result.stdout and "would write the default Home file" in result.stdout
+    assert snapshot(configs(gui_with_chains)) == before
+
+
+def test_gui_06_settings_with_api_8(cli: Cli, numpy_home: Path, gui_root: Path, chain_data: Path) -> None:
+    folder = gui_root / "configs-api8"
+    folder.mkdir()
+    (folder / "lastConfig.xml").write_bytes((chain_data / "chain_v06.xml").read_bytes())
+    (gui_root / "plugins-api8" / "oe-pyproc").mkdir(parents=True)
+    (gui_root / "plugins-api8" / "oe-pyproc-manifest.json").write_text('{"schema": 1, "files": []}')
+    result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(gui_root), "--api", "8")
+    assert result.returncode == 0, result.stderr
+    [processor] = parse_chain((folder / "lastConfig.xml").read_bytes()).processors
+    assert processor.python_home == str(numpy_home)
+    assert json.loads((folder / "oe-pyproc.json").read_text())["python_home"] == str(numpy_home)
+    assert not (configs(gui_root) / "oe-pyproc.json").exists()  # API 10's folder untouched
+
+
+def test_missing_gui_root_is_refused(cli: Cli, numpy_home: Path, tmp_path: Path) -> None:
+    typo = tmp_path / "open-ephsy"
+    result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(typo))
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert not typo.exists()
