@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oe_pyproc_setup.binfmt import normalize_machine
 from oe_pyproc_setup.errors import UserFacingError
 
 SCHEMA = 1
@@ -118,7 +119,7 @@ def read_plugin_metadata(path: Path) -> PluginMetadata:
         version=data["version"],
         plugin_api=api,
         platform=normalize_platform(data["platform"]),
-        arch=data["arch"],
+        arch=normalize_machine(data["arch"]),  # CMake says aarch64 where binfmt says arm64
         bridges={str(k): str(v) for k, v in bridges.items()},
     )
 

@@ -16,7 +16,7 @@ cmake -S plugin -B build-conda -GNinja %CMAKE_ARGS% ^
   -DCMAKE_INSTALL_PREFIX="%PREFIX%" ^
   -DPython_EXECUTABLE="%PYTHON%" ^
   -DOE_PYPROC_PYTHONS="%PYTHON%" ^
-  -DBUILD_TESTING=OFF %GUI_ARGS%
+  -DOE_PYPROC_BUILD_TESTS=OFF %GUI_ARGS%
 if errorlevel 1 exit 1
 cmake --build build-conda --parallel %CPU_COUNT%
 if errorlevel 1 exit 1

@@ -40,7 +40,7 @@ cmake_args=(
   -DCMAKE_INSTALL_LIBDIR=lib
   -DPython_EXECUTABLE="${PYTHON}"
   -DOE_PYPROC_PYTHONS="${PYTHON}"
-  -DBUILD_TESTING=OFF
+  -DOE_PYPROC_BUILD_TESTS=OFF
 )
 if [[ -n "${gui_dir}" ]]; then
   cmake_args+=(-DOE_GUI_DIR="${gui_dir}")

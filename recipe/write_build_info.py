@@ -1,4 +1,4 @@
-"""Record how the `oe-pyproc` package was built (run by build.sh / bld.bat): `share/oe-pyproc/build-info.json`.
+"""Record how the `oe-pyproc` package was built (build.sh, bld.bat): share/oe-pyproc/build-info.json.
 
 The adapter mode (pinned GUI tag, a local GUI checkout, or no adapter at all) is what a user needs to know
 when the GUI does not list the plugin; it is also in the build string and in about.json's `extra`.
@@ -19,7 +19,7 @@ def main() -> int:
         "adapter_built": mode != "without-adapter",
         "gui_tag": os.environ.get("OE_PYPROC_GUI_TAG", "") if mode == "gui-tag" else None,
         "gui_source": os.environ.get("OE_PYPROC_GUI_SOURCE_DIR") or None,
-        "target_platform": os.environ.get("target_platform", ""),
+        "target_platform": os.environ.get("target_platform", ""),  # noqa: SIM112 (conda's lower-case name)
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
     }
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,7 @@ WHEEL_REQUIREMENTS = [
     "platformdirs",
     "pip",
     "hatchling",
+    "tomli",  # hatchling needs it on Python < 3.11; pip download judges markers by its own Python
 ]
 # Parts of the interpreter's tree a Home does not need; leaving them out keeps the channel quick to build.
 PYTHON_EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__", "site-packages"}
