@@ -96,6 +96,7 @@ class Plan:
     api: int
     output_dir: Path | None
     plot_path: Path | None
+    record_dir: Path | None = None  # where start_recording points: the --output recording being written
 
     @property
     def channels(self) -> int:
@@ -186,6 +187,8 @@ def _host_command(plan: Plan, events_file: Path | None, output_target: str | Non
         command += ["--events", str(events_file)]
     if output_target is not None:
         command += ["--output", output_target]
+    if plan.record_dir is not None:
+        command += ["--record-dir", str(plan.record_dir)]
     command += ["--max-events", str(MAX_LISTED_EVENTS), "--json"]
     return command
 
@@ -739,6 +742,10 @@ def run(
     from oe_pyproc_setup.recording import RecordingWriter
 
     writer = RecordingWriter(output, source.template) if output is not None else None
+    if writer is not None:
+        # As in the GUI, start_recording gets the recording folder being written (here under a temporary
+        # name until the run ends); whatever the script writes there ends up in --output.
+        plan.record_dir = writer.recording_dir
     sink = OutputSink(plan, writer)
     try:
         result = run_host(plan, sink, show_progress=not as_json and sys.stderr.isatty())
