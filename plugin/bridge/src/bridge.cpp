@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+#if !defined(_WIN32)
+#include <signal.h>
+#endif
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -541,6 +545,12 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
         return fail(OE_PYPROC_PYTHON_START_FAILED, "could not register the oe_pyprocessor module");
     }
 
+#if !defined(_WIN32)
+    // Python's `signal` module takes SIGINT over when first imported (numpy imports it on some versions),
+    // whatever install_signal_handlers says. The host process keeps its own disposition: restored below.
+    struct sigaction host_sigint {};
+    sigaction(SIGINT, nullptr, &host_sigint);
+#endif
     PyConfig py_config;
     PyConfig_InitIsolatedConfig(&py_config);
     py_config.use_environment = 0;
@@ -597,6 +607,8 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
     if (!processor_module) {
         error = "the oe_pyprocessor module failed: " + fetch_error_text();
     }
+    PyRef signal_module(PyImport_ImportModule("signal"));
+    PyErr_Clear();
     if (error.empty() && _import_array() < 0) {
         error = "numpy's C API could not be imported: " + fetch_error_text();
     }
@@ -612,6 +624,9 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
             shared.format_function = PyObject_GetAttrString(module, "format_exception");
         }
     }
+#if !defined(_WIN32)
+    sigaction(SIGINT, &host_sigint, nullptr);
+#endif
     PyEval_SaveThread();
     if (!error.empty()) {
         shared.start_failed = true;
