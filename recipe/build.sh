@@ -9,6 +9,17 @@ case "${OE_PYPROC_ADAPTER_MODE}" in
   gui-tag)
     gui_dir="${SRC_DIR}/plugin-GUI"
     echo "oe-pyproc: building the adapter against plugin-GUI ${OE_PYPROC_GUI_TAG} (second source)"
+    # The GUI's own configure step writes JuceHeader.h from JuceHeader.h.in; a tag archive has only the
+    # template. Fill in its two version placeholders (GUI_VERSION, and its hex 0xMMmmpp) the same way.
+    juce="${gui_dir}/JuceLibraryCode"
+    if [[ ! -f "${juce}/JuceHeader.h" && -f "${juce}/JuceHeader.h.in" ]]; then
+      gui_version=$(sed -n 's/^set(GUI_VERSION \([0-9.]*\))$/\1/p' "${gui_dir}/CMakeLists.txt")
+      IFS=. read -r major minor patch <<< "${gui_version}"
+      gui_version_hex=$(printf '0x%x' $(( (major << 16) | (minor << 8) | patch )))
+      sed -e "s/@GUI_VERSION@/${gui_version}/" -e "s/@GUI_VERSION_HEX@/${gui_version_hex}/" \
+        "${juce}/JuceHeader.h.in" > "${juce}/JuceHeader.h"
+      echo "oe-pyproc: wrote ${juce}/JuceHeader.h for GUI ${gui_version} (${gui_version_hex})"
+    fi
     ;;
   local-gui-source)
     gui_dir="${OE_PYPROC_GUI_SOURCE_DIR}"

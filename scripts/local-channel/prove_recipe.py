@@ -8,16 +8,20 @@
 5. run `oe-pyproc doctor --python-home <prefix>` and the bandpass template through the installed host with
    that prefix as the Home (recipe/test_installed.py, the same checks the recipe's tests make).
 
-No adapter is built here (no GUI headers offline): OE_PYPROC_WITHOUT_ADAPTER=1, which the build log, the
-build string (`_noadapter_`) and about.json record. Prints a table of the time each step took.
+Without --gui-source no adapter is built (no GUI headers offline): OE_PYPROC_WITHOUT_ADAPTER=1, which the
+build log, the build string (`_noadapter_`) and about.json record. With --gui-source PATH (a configured
+plugin-GUI 1.0.x checkout, never committed) the adapter is built through OE_PYPROC_GUI_SOURCE and a 6th step
+runs `oe-pyproc install` from the installed prefix into a temporary GUI root, `doctor`, `uninstall`, and
+compares the GUI root's tree before and after. Prints a table of the time each step took.
 
-    python scripts/local-channel/prove_recipe.py --work build/recipe
+    python scripts/local-channel/prove_recipe.py --work build/recipe [--gui-source /path/to/plugin-GUI]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -140,14 +144,59 @@ def step_use(prefix: Path) -> None:
     print(f"build info recorded in the package: {build_info}")
 
 
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def step_gui_round_trip(prefix: Path, scratch: Path) -> None:
+    adapter = prefix / "lib" / "oe-pyproc" / "plugins-api10" / "oe-pyproc" / "python-processor.so"
+    if not adapter.is_file():
+        raise ProofError(f"the package has no adapter: {adapter}")
+    needed = subprocess.run(["readelf", "-d", str(adapter)], capture_output=True, text=True).stdout
+    if "libpython" in needed:
+        raise ProofError(f"{adapter} is linked to libpython (DESIGN §4 forbids it)")
+    root = scratch / "gui-root"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "configs-api10").mkdir(parents=True)
+    (root / "configs-api10" / "windowState.xml").write_text('<MAINWINDOW shouldReloadOnStartup="1"/>\n')
+    before = _tree(root)
+    cli = str(prefix / "bin" / "oe-pyproc")
+    for args in (
+        ["install", "--prefix", str(prefix), "--gui-root", str(root)],
+        ["doctor", "--gui-root", str(root), "--python-home", str(prefix)],
+        ["uninstall", "--gui-root", str(root)],
+    ):
+        result = subprocess.run([cli, *args], capture_output=True, text=True)
+        print(f"$ oe-pyproc {' '.join(args)}  -> exit {result.returncode}\n{result.stdout.rstrip()}")
+        if result.returncode != 0:
+            raise ProofError(f"oe-pyproc {args[0]} exited {result.returncode}:\n{result.stderr}")
+        if args[0] == "install":
+            installed = sorted((root / "plugins-api10" / "oe-pyproc").iterdir())
+            print("installed in the GUI root: " + ", ".join(p.name for p in installed))
+    if _tree(root) != before:
+        raise ProofError("install + doctor + uninstall did not leave the GUI root as it was")
+    print("the GUI root is byte for byte as before install")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline proof of the oe-pyproc recipe.")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "recipe")
+    parser.add_argument(
+        "--gui-source", type=Path, help="a configured plugin-GUI checkout: build the adapter too"
+    )
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    os.environ["OE_PYPROC_WITHOUT_ADAPTER"] = "1"
-    os.environ.pop("OE_PYPROC_GUI_SOURCE", None)
+    if args.gui_source:
+        os.environ["OE_PYPROC_GUI_SOURCE"] = str(args.gui_source.resolve())
+        os.environ.pop("OE_PYPROC_WITHOUT_ADAPTER", None)
+    else:
+        os.environ["OE_PYPROC_WITHOUT_ADAPTER"] = "1"
+        os.environ.pop("OE_PYPROC_GUI_SOURCE", None)
     timings: list[tuple[str, float]] = []
 
     def timed(name: str, action):  # type: ignore[no-untyped-def]
@@ -163,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         timed("build + test (linux-64)", lambda: step_build(channel, work / "output"))
         timed("install (py-rattler)", lambda: step_install(channel, work / "output", work / "prefix"))
         timed("doctor + host (installed)", lambda: step_use(work / "prefix"))
+        if args.gui_source:
+            timed("install/doctor/uninstall (GUI root)", lambda: step_gui_round_trip(work / "prefix", work))
     except ProofError as error:
         print(f"prove_recipe: FAILED: {error}", file=sys.stderr)
         return 1

@@ -77,3 +77,18 @@ def test_default_takes_the_pinned_gui_tag(render: Callable[..., list[Any]], reci
     plugin = outputs(render, recipe_path, "linux-64")["oe-pyproc"]
     urls = [str(s.to_dict() if hasattr(s, "to_dict") else s) for s in plugin.sources]
     assert any("plugin-GUI/archive/refs/tags/v1.0.1.tar.gz" in u for u in urls), urls
+
+
+@pytest.mark.parametrize("target", PLATFORMS)
+def test_every_output_has_tests_that_run_the_installed_files(
+    render: Callable[..., list[Any]], recipe_path: Path, target: str
+) -> None:
+    rendered = outputs(render, recipe_path, target)
+    plugin_tests = rendered["oe-pyproc"].to_dict()["tests"]
+    [contents] = [t["package_contents"] for t in plugin_tests if "package_contents" in t]
+    host = "bin/oe-pyproc-host.exe" if target == "win-64" else "bin/oe-pyproc-host"
+    assert host in contents["files"]
+    assert "lib/oe-pyproc/plugins-api10/oe-pyproc/oe-pyproc-plugin.json" in contents["files"]
+    for name, mode in (("oe-pyproc", "plugin"), ("oe-pyproc-setup", "setup")):
+        scripts = [t for t in rendered[name].to_dict()["tests"] if "script" in t]
+        assert any(f"test_installed.py {mode}" in str(t["script"]) for t in scripts), scripts
