@@ -558,6 +558,7 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
     py_config.install_signal_handlers = 0;
     py_config.parse_argv = 0;
     py_config.write_bytecode = 0;
+    py_config.buffered_stdio = 0;  // never finalised: buffered script output would be lost at exit
 #if PY_VERSION_HEX >= 0x030B0000
     py_config.safe_path = 1;
 #endif

@@ -219,6 +219,10 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
     } else if (!callback_given && options.max_block_samples() > options.callback_size) {
         options.callback_size = options.max_block_samples();
     }
+    if (options.output == "-" && options.json) {
+        problem = "--output - cannot be combined with --json (both use stdout); use --json-file";
+        return ParseResult::Error;
+    }
     if (options.block_jitter >= options.block_size) {
         problem = "--block-jitter must be smaller than --block-size";
         return ParseResult::Error;
