@@ -98,12 +98,18 @@ def doctor(
     else:
         click.echo(render_text(outcome.findings, verbose=verbose, encoding=stream_encoding(sys.stdout)))
 
-    if fix:
-        _apply_fixes(outcome.findings, yes=yes, dry_run=dry_run, quiet=as_json)
+    if fix and _apply_fixes(outcome.findings, yes=yes, dry_run=dry_run, quiet=as_json):
+        # Judge again from scratch: the exit status tells whether the fixes worked.
+        from oe_pyproc_setup.doctor.render import summary_line
+
+        outcome = run_checks(selected, Context(python_home, gui_root, gui_exe, api, verbose))
+        out = sys.stderr if as_json else sys.stdout
+        click.echo(f"After the fixes: {summary_line(outcome.findings)}", file=out)
     sys.exit(outcome.exit_code(strict))
 
 
-def _apply_fixes(findings: list[Any], *, yes: bool, dry_run: bool, quiet: bool) -> None:
+def _apply_fixes(findings: list[Any], *, yes: bool, dry_run: bool, quiet: bool) -> bool:
+    """Show the fixes, ask (default no) unless `yes`, apply them; True when something was applied."""
     from oe_pyproc_setup.errors import UserFacingError
 
     fixes = [finding.fix for finding in findings if finding.fix is not None and finding.status != "ok"]
@@ -112,13 +118,13 @@ def _apply_fixes(findings: list[Any], *, yes: bool, dry_run: bool, quiet: bool) 
         click.echo(
             "Nothing for --fix to do: no problem in oe-pyproc's own files that it can repair.", file=out
         )
-        return
+        return False
     click.echo("", file=out)
     for fix in fixes:
         click.echo(f"{'Would ' if dry_run else 'Fix: '}{fix.description}", file=out)
     if dry_run:
         click.echo("Dry run: nothing changed.", file=out)
-        return
+        return False
     if not yes:
         try:
             confirmed = click.confirm("Apply these changes?", default=False, err=quiet)
@@ -127,10 +133,12 @@ def _apply_fixes(findings: list[Any], *, yes: bool, dry_run: bool, quiet: bool) 
             click.echo("", file=out)
         if not confirmed:
             click.echo("Nothing changed (use --yes to apply without asking).", file=out)
-            return
+            return False
+    applied = False
     for fix in fixes:
         try:
             click.echo(f"Done: {fix.apply()}", file=out)
+            applied = True
         except UserFacingError as error:
             click.echo(f"Failed: {error.format_message()}", file=out)
-    click.echo("Run `oe-pyproc doctor` again to check the result.", file=out)
+    return applied

@@ -291,6 +291,8 @@ def test_fix_rewrites_a_broken_default_home_file_with_a_backup(
     assert "Nothing changed" in declined.stdout and target.read_text() == "{not json"
     fixed = cli(*args, "--fix", "--yes")
     assert "Done: wrote" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert "After the fixes: 1 ok, 0 warnings, 0 errors" in fixed.stdout
+    assert fixed.returncode == 0  # judged again after the fix
     record = read_default_home(target)
     assert record is not None and record.python_home == numpy_home
     assert (gui_root / "configs-api10" / "oe-pyproc.json.oe-pyproc-backup").read_text() == "{not json"
