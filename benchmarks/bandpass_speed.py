@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -74,9 +75,9 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def _processed(instance: object, block: np.ndarray) -> np.ndarray:
-    copy = block.copy()
-    instance.process(copy)  # type: ignore[attr-defined]
+def _processed(instance: Any, block: np.ndarray) -> np.ndarray:
+    copy: np.ndarray = block.copy()
+    instance.process(copy)
     return copy
 
 
