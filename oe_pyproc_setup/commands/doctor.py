@@ -90,6 +90,7 @@ def doctor(
     selected = [check for check in CHECKS if not check_ids or check.id in check_ids]
 
     context = Context(python_home, gui_root, gui_exe, api, verbose)
+    context.layout  # noqa: B018 - a --gui-root that is a file is a usage mistake: one clear error, exit 1
     outcome = run_checks(selected, context)
     if as_json:
         click.echo(render_json(outcome.findings, _context_info(context)))

@@ -435,3 +435,16 @@ def test_running_gui_is_a_warning_and_its_binary_is_checked(
     assert findings["gui.arch"]["status"] == "ok"
     assert f"running GUI (pid {fake_gui_process.pid})" in " ".join(findings["gui.arch"]["details"])  # type: ignore[arg-type]
     assert code == 0
+
+
+def test_gui_root_that_is_a_file_is_one_clear_error(cli: Cli, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "settings.txt"
+    not_a_folder.write_text("x")
+    for extra in ((), ("--json",)):
+        result = cli("doctor", "--gui-root", str(not_a_folder), *extra)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert (
+            result.stderr.strip()
+            == f"Error: --gui-root {not_a_folder} is a file; it must be the GUI's saved-state folder"
+        )
