@@ -65,6 +65,19 @@ def _write_temp_and_replace(path: Path, data: bytes, mode: int | None) -> None:
     _fsync_directory(path.parent)
 
 
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy with permissions via a temp file and rename, so a backup is never half-written."""
+    staging = target.with_name(f".{target.name}.tmp")
+    try:
+        shutil.copyfile(source, staging)
+        shutil.copymode(source, staging)
+        os.replace(staging, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staging.unlink()
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
     """Replace `path` with `data` atomically; returns the backup made now, or None.
 
@@ -92,10 +105,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
         if backup and path.exists():
             backup_file = backup_path_for(path)
             if not backup_file.exists():
-                # The backup itself is written the same careful way: never a half-copied backup.
-                shutil.copyfile(path, _staging := directory / f".{backup_file.name}.tmp")
-                shutil.copymode(path, _staging)
-                os.replace(_staging, backup_file)
+                _copy_atomically(path, backup_file)
                 made_backup = backup_file
         _write_temp_and_replace(path, data, mode)
     except PermissionError as error:
