@@ -264,6 +264,15 @@ def _stdlib_of(prefix: Path, version: tuple[int, int] | None, windows: bool) -> 
 def inspect_home(path: Path) -> HomeInfo:
     """Inspect the Home at `path` from its files only. Never raises for a bad Home: the result says why."""
     path = Path(os.path.abspath(Path(path).expanduser()))
+    try:
+        return _inspect(path)
+    except OSError as error:  # an unreadable folder or file somewhere inside the Home
+        info = HomeInfo(path, "not-python")
+        info.problems.append(f"cannot read {error.filename or path}: {error.strerror or error}")
+        return info
+
+
+def _inspect(path: Path) -> HomeInfo:
     if not path.exists():
         info = HomeInfo(path, "missing")
         if os.path.lexists(path):

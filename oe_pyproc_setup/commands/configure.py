@@ -190,22 +190,25 @@ def configure(
                 "the Home has warnings (above); pass --force to use it anyway. Nothing was written."
             )
 
-    if not chains:
-        running = running_gui_processes_for(layout)
-        if running and not force:
-            listed = ", ".join(f"pid {p.pid} ({p.executable or p.name})" for p in running)
-            raise UserFacingError(
-                f"the Open Ephys GUI is running ({listed}): it rewrites lastConfig.xml and "
-                "recoveryConfig.xml when it exits, which would undo this edit",
-                hint="Close the GUI and run configure again (or --force to write anyway). "
-                "Nothing was written.",
-            )
+    running = running_gui_processes_for(layout) if not chains else []
+    listed = ", ".join(f"pid {p.pid} ({p.executable or p.name})" for p in running)
+    if running and not force:
+        raise UserFacingError(
+            f"the Open Ephys GUI is running ({listed}): it rewrites lastConfig.xml and "
+            "recoveryConfig.xml when it exits, which would undo this edit",
+            hint="Close the GUI and run configure again (or --force to write anyway). Nothing was written.",
+        )
 
     home_text = str(home_path)
     planned = _plan_edits(targets, home_text)
     notes: list[str] = []
     if not chains:
         _warn_if_not_effective(layout, planned, notes)
+    if running:
+        notes.append(
+            f"the GUI is running ({listed}): when it exits it saves its own chain over lastConfig.xml and "
+            "recoveryConfig.xml, losing this edit (the default Home file stays)"
+        )
 
     plugin_name = "oe-pyproc" if rules.name == "ours" else "upstream"
     prefix = "would write" if dry_run else "wrote"

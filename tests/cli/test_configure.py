@@ -135,6 +135,7 @@ def test_refuses_while_the_gui_runs(
     assert elsewhere.returncode == 0, elsewhere.stderr
     forced = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(root), "--force")
     assert forced.returncode == 0, forced.stderr
+    assert "when it exits it saves its own chain" in forced.stdout
 
 
 def test_chain_file_06_style(

@@ -225,6 +225,28 @@ def test_windows_layout_from_crafted_headers(tmp_path: Path) -> None:
     assert judge_home(info, OURS, gui_arch="arm64").status == "ok"
 
 
+def test_windows_venv_from_crafted_headers(tmp_path: Path) -> None:
+    base = tmp_path / "Python310"
+    (base / "Lib" / "encodings").mkdir(parents=True)
+    (base / "Lib" / "os.py").write_text("")
+    (base / "Lib" / "encodings" / "__init__.py").write_text("")
+    (base / "python.exe").write_bytes(pe())
+    (base / "python310.dll").write_bytes(pe())
+    venv = tmp_path / "my venv"
+    (venv / "Scripts").mkdir(parents=True)
+    (venv / "Scripts" / "python.exe").write_bytes(pe())
+    (venv / "Lib" / "site-packages").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(
+        f"home = {base}\ninclude-system-site-packages = false\nversion = 3.10.11\n"
+    )
+    info = inspect_home(venv)
+    assert info.kind == "venv" and info.windows_layout
+    assert info.venv_base == base and info.venv_base_exists
+    assert info.libpython == base / "python310.dll" and info.stdlib_dir == base / "Lib" and info.has_encodings
+    assert info.interpreter == venv / "Scripts" / "python.exe"
+    assert codes(judge_home(info, OURS)) == ["numpy-missing"]
+
+
 def test_module_names_are_scanned(numpy_home: Path) -> None:
     names = home_module_names(inspect_home(numpy_home))
     assert {"numpy", "os", "json", "encodings", "math", "sys", "builtins", "asyncio"} <= names
