@@ -935,10 +935,15 @@ def judge_probe(verdict: Verdict, info: HomeInfo, probe: ProbeResult) -> Verdict
         reasons.append(
             Reason(f"probe-{probe.status}", "error", f"running the interpreter: {probe.message}", create)
         )
-    elif probe.status == "numpy-missing" and not any(r.code == "numpy-missing" for r in reasons):
+    elif probe.status == "numpy-missing" and not any(r.code in ("numpy-missing", "version") for r in reasons):
+        # The files show numpy, yet it does not import: a broken or mismatched install.
         reasons.append(
             Reason(
-                "probe-numpy", "error", probe.message, "Reinstall numpy in this Home (conda install numpy)."
+                "probe-numpy",
+                "error",
+                f"numpy is installed but does not import: {probe.numpy_error}",
+                "Reinstall numpy in this Home "
+                "(conda install -c conda-forge numpy, or pip install --force-reinstall numpy).",
             )
         )
     if probe.version is not None and info.version is not None and probe.version != info.version:

@@ -306,6 +306,20 @@ def test_probe_without_interpreter(tmp_path: Path) -> None:
     assert probe_home(inspect_home(tmp_path)).status == "no-interpreter"
 
 
+def test_numpy_present_but_broken_is_found_by_the_probe(
+    venv_factory: Callable[..., Path], numpy_home: Path
+) -> None:
+    venv = venv_factory("broken numpy", numpy_from=numpy_home)
+    site = venv / "lib" / "python3.10" / "site-packages"
+    (site / "numpy").unlink()  # replace the linked package by one that fails on import
+    (site / "numpy").mkdir()
+    (site / "numpy" / "__init__.py").write_text("raise ImportError('numpy core extension missing')\n")
+    info = inspect_home(venv)
+    assert judge_home(info, OURS).status == "ok"  # the files look fine
+    verdict = judge_probe(judge_home(info, OURS), info, probe_home(info))
+    assert codes(verdict) == ["probe-numpy"] and "core extension missing" in verdict.reasons[0].message
+
+
 def test_probe_contradicting_files_is_reported(numpy_home: Path) -> None:
     info = inspect_home(numpy_home)
     probe = ProbeResult("ok", "", version=(3, 11), full_version="3.11.7", arch=HOST)
