@@ -36,4 +36,4 @@ echo "30-run: host $HOST, Home $HOME_VENV"
 "$PY" -m ruff format --check oe_pyproc_setup tests/run benchmarks/run_speed.py
 "$PY" -m mypy
 ci_pytest -q tests/run
-"$PY" benchmarks/run_speed.py --host "$HOST" --python-home "$HOME_VENV" --seconds 20
+"$PY" benchmarks/run_speed.py --host "$HOST" --python-home "$HOME_VENV" --seconds 10
