@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -41,6 +42,14 @@ std::string find_bridge_dir(const Options& options) {
         return installed.string();
     }
     return exe_dir.string();
+}
+
+// CPU time of the process (RUSAGE_SELF: all threads, numpy's BLAS workers included) or the calling thread.
+double cpu_seconds(int who) {
+    rusage usage{};
+    getrusage(who, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 // Messages from the bridge (any thread).
@@ -140,10 +149,17 @@ public:
         int64_t block = 0;
         bool finished = false;
         const auto wall_start = std::chrono::steady_clock::now();
+        const double cpu_start = cpu_seconds(RUSAGE_SELF);
         for (int segment = 0; segment < segments && !finished; ++segment) {
             const int64_t segment_end =
                 segment + 1 == segments || planned_blocks <= 0 ? INT64_MAX : planned_blocks * (segment + 1) / segments;
             std::thread audio([&] {
+                const double thread_cpu_start = cpu_seconds(RUSAGE_THREAD);
+                struct AddCpu {
+                    double start;
+                    double& total;
+                    ~AddCpu() { total += cpu_seconds(RUSAGE_THREAD) - start; }
+                } add_cpu{thread_cpu_start, report_.run.audio_cpu_time_s};
                 while (block < segment_end) {
                     const int wanted = options_.block_size + jitter(jitter_rng);
                     BlockEvents events;
@@ -180,6 +196,7 @@ public:
             }
         }
         report_.run.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+        report_.run.cpu_time_s = cpu_seconds(RUSAGE_SELF) - cpu_start;
         report_.stream.blocks = block;
         report_.stream.samples = first_sample;
         if (output != nullptr && !output->finish()) {
@@ -478,9 +495,15 @@ int main(int argc, char** argv) {
     run.stop();
     run.destroy_all();
     api->set_log_callback(nullptr, nullptr);
+    const double stream_seconds = static_cast<double>(report.stream.samples) / options.sample_rate;
     if (report.run.wall_time_s > 0) {
-        report.run.realtime_factor =
-            static_cast<double>(report.stream.samples) / options.sample_rate / report.run.wall_time_s;
+        report.run.realtime_factor = stream_seconds / report.run.wall_time_s;
+    }
+    if (report.run.audio_cpu_time_s > 0) {
+        report.run.audio_cpu_realtime_factor = stream_seconds / report.run.audio_cpu_time_s;
+    }
+    if (report.run.cpu_time_s > 0) {
+        report.run.cpu_realtime_factor = stream_seconds / report.run.cpu_time_s;
     }
     report.stream.duration_s = static_cast<double>(report.stream.samples) / options.sample_rate;
     if (status == kExitOk && report.error_total > 0) {

@@ -112,8 +112,11 @@ std::string Report::to_json() const {
         << ", \"samples\": " << stream.samples << ", \"duration_s\": " << number(stream.duration_s)
         << ", \"contiguous\": " << boolean(stream.contiguous) << ", \"source\": " << quote(stream.source) << "},\n";
     out << " \"run\": {\"wall_time_s\": " << number(run.wall_time_s)
-        << ", \"realtime_factor\": " << number(run.realtime_factor) << ", \"audio_threads\": " << run.audio_threads
-        << "},\n \"instances\": [";
+        << ", \"realtime_factor\": " << number(run.realtime_factor) << ", \"cpu_time_s\": " << number(run.cpu_time_s)
+        << ", \"cpu_realtime_factor\": " << number(run.cpu_realtime_factor)
+        << ", \"audio_cpu_time_s\": " << number(run.audio_cpu_time_s)
+        << ", \"audio_cpu_realtime_factor\": " << number(run.audio_cpu_realtime_factor)
+        << ", \"audio_threads\": " << run.audio_threads << "},\n \"instances\": [";
     for (size_t i = 0; i < instances.size(); ++i) {
         const auto& instance = instances[i];
         out << (i ? ",\n  " : "\n  ") << "{\"index\": " << instance.index << ", \"script\": " << quote(instance.script)

@@ -86,6 +86,10 @@ struct Report {
     struct {
         double wall_time_s = 0;
         double realtime_factor = 0;
+        double cpu_time_s = 0;
+        double cpu_realtime_factor = 0;
+        double audio_cpu_time_s = 0;
+        double audio_cpu_realtime_factor = 0;
         int audio_threads = 0;
     } run;
     std::vector<InstanceReport> instances;

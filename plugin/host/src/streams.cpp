@@ -6,6 +6,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 namespace oe_pyproc::host {
 
 AudioBuffer::AudioBuffer(int channels, int callback_size)
@@ -176,9 +179,12 @@ public:
     RawSource(const Options& options, EventFile events)
         : options_(options),
           events_(std::move(events)),
-          chunk_(static_cast<size_t>(options.channels) * static_cast<size_t>(options.chunk)) {}
+          chunk_values_(static_cast<size_t>(options.channels) * static_cast<size_t>(options.chunk)) {}
 
     ~RawSource() override {
+        if (mapped_ != nullptr) {
+            munmap(const_cast<unsigned char*>(mapped_), mapped_bytes_);
+        }
         if (file_ != nullptr && file_ != stdin) {
             std::fclose(file_);
         }
@@ -193,6 +199,17 @@ public:
         if (file_ == nullptr) {
             problem = "cannot read the input file " + options_.input + ": " + std::strerror(errno);
             return false;
+        }
+        // A regular float32 file is mapped: blocks are copied straight from the page cache into the buffer.
+        struct stat info {};
+        if (options_.input_format == "float32" && fstat(fileno(file_), &info) == 0 && S_ISREG(info.st_mode) &&
+            info.st_size > 0) {
+            void* map = mmap(nullptr, static_cast<size_t>(info.st_size), PROT_READ, MAP_PRIVATE, fileno(file_), 0);
+            if (map != MAP_FAILED) {
+                madvise(map, static_cast<size_t>(info.st_size), MADV_SEQUENTIAL);
+                mapped_ = static_cast<const unsigned char*>(map);
+                mapped_bytes_ = static_cast<size_t>(info.st_size);
+            }
         }
         return true;
     }
@@ -226,7 +243,7 @@ public:
             const int take = std::min(wanted - filled, chunk_samples_ - chunk_position_);
             for (int channel = 0; channel < options_.channels; ++channel) {
                 std::memcpy(buffer.row(channel) + filled,
-                            chunk_.data() + static_cast<size_t>(channel) * chunk_samples_ + chunk_position_,
+                            chunk_data_ + static_cast<size_t>(channel) * chunk_samples_ + chunk_position_,
                             static_cast<size_t>(take) * sizeof(float));
             }
             filled += take;
@@ -240,23 +257,36 @@ public:
     }
 
 private:
-    // Reads the next chunk; returns its sample count (0 at the end, -1 on error).
+    // Reads (or maps) the next chunk; returns its sample count (0 at the end, -1 on error).
     int load_chunk() {
         const size_t value_size = options_.input_format == "int16" ? 2 : 4;
-        raw_.resize(chunk_.size() * value_size);
-        size_t got = 0;
-        while (got < raw_.size()) {
-            const size_t count = std::fread(raw_.data() + got, 1, raw_.size() - got, file_);
-            if (count == 0) {
-                break;
-            }
-            got += count;
-        }
-        if (std::ferror(file_)) {
-            error_ = "error reading " + options_.input;
-            return -1;
-        }
         const size_t frame = static_cast<size_t>(options_.channels) * value_size;
+        const size_t wanted = chunk_values_ * value_size;
+        size_t got = 0;
+        if (mapped_ != nullptr) {
+            got = std::min(wanted, mapped_bytes_ - mapped_offset_);
+        } else {
+            // float32 is read straight into the chunk; int16 goes through raw_ and is scaled.
+            if (chunk_.empty()) {
+                chunk_.resize(chunk_values_);
+            }
+            unsigned char* target = reinterpret_cast<unsigned char*>(chunk_.data());
+            if (value_size == 2) {
+                raw_.resize(wanted);
+                target = raw_.data();
+            }
+            while (got < wanted) {
+                const size_t count = std::fread(target + got, 1, wanted - got, file_);
+                if (count == 0) {
+                    break;
+                }
+                got += count;
+            }
+            if (std::ferror(file_)) {
+                error_ = "error reading " + options_.input;
+                return -1;
+            }
+        }
         if (got % frame != 0) {
             error_ = options_.input + ": the input ends inside a chunk (" + std::to_string(got) +
                      " bytes are not a whole number of " + std::to_string(options_.channels) + "-channel " +
@@ -265,10 +295,14 @@ private:
         }
         chunk_samples_ = static_cast<int>(got / frame);
         chunk_position_ = 0;
-        const size_t values = static_cast<size_t>(chunk_samples_) * options_.channels;
-        if (value_size == 4) {
-            std::memcpy(chunk_.data(), raw_.data(), values * sizeof(float));
-        } else {
+        if (mapped_ != nullptr) {
+            chunk_data_ = reinterpret_cast<const float*>(mapped_ + mapped_offset_);
+            mapped_offset_ += got;
+            return chunk_samples_;
+        }
+        chunk_data_ = chunk_.data();
+        if (value_size == 2) {
+            const size_t values = static_cast<size_t>(chunk_samples_) * options_.channels;
             const float scale = static_cast<float>(options_.input_scale);
             for (size_t i = 0; i < values; ++i) {
                 int16_t value = 0;
@@ -282,7 +316,12 @@ private:
     const Options& options_;
     EventFile events_;
     std::FILE* file_ = nullptr;
+    size_t chunk_values_;
     std::vector<float> chunk_;
+    const float* chunk_data_ = nullptr;
+    const unsigned char* mapped_ = nullptr;
+    size_t mapped_bytes_ = 0;
+    size_t mapped_offset_ = 0;
     std::vector<unsigned char> raw_;
     int chunk_samples_ = 0;
     int chunk_position_ = 0;
