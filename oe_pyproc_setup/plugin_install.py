@@ -408,6 +408,10 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
         make_dirs(home_file.parent)
         write_default_home(home_file, plan.prefix, command="install")
         backup_made = backup_path_for(home_file) if not backup_existed and before is not None else None
+        if backup_made is not None and previous_record is not None:
+            # A re-install replaced the file the previous install wrote: that copy is not the user's.
+            backup_made.unlink()
+            backup_made = None
         default_home_state = (before, backup_made)
         written_sha = hashlib.sha256(home_file.read_bytes()).hexdigest()
         if previous_record is not None:

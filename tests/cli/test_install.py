@@ -219,11 +219,19 @@ def test_install_is_idempotent(cli: Cli, plugin_env: Path, used_gui_root: Path) 
     assert tree_snapshot(used_gui_root) == after_first
 
 
+@pytest.mark.parametrize("earlier_default_home", [True, False])
 def test_reinstall_after_package_update_then_uninstall(
-    cli: Cli, plugin_env: Path, used_gui_root: Path, shared_libraries: dict[str, Path]
+    cli: Cli,
+    plugin_env: Path,
+    used_gui_root: Path,
+    shared_libraries: dict[str, Path],
+    earlier_default_home: bool,
 ) -> None:
     home_file = used_gui_root / "configs-api10" / "oe-pyproc.json"
-    home_file.write_text('{"schema": 1, "python_home": "/opt/first", "written_by": "a", "written_at": "b"}\n')
+    if earlier_default_home:
+        home_file.write_text(
+            '{"schema": 1, "python_home": "/opt/first", "written_by": "a", "written_at": "b"}\n'
+        )
     before = tree_snapshot(used_gui_root)
     assert install(cli, plugin_env, used_gui_root).returncode == 0
 
