@@ -722,9 +722,9 @@ def run(
             f"the plugin could not run it{details}"
         )
 
+    source = _make_source(recording, stream_name, channels, sample_rate, seconds)
     home = python_home if python_home is not None else _configured_home(gui_root, api)
     found = find_host(host, home)
-    source = _make_source(recording, stream_name, channels, sample_rate, seconds)
     plan = Plan(
         script=script,
         check=check,

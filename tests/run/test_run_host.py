@@ -304,7 +304,8 @@ def test_instances_in_series_and_events_reach_the_script_before_their_block(  # 
     host_path: Path, test_home: Path, make_recording, tmp_path: Path
 ) -> None:
     raw = np.full((30000, 3), 10, dtype=np.int16)
-    made = make_recording(channels=3, samples=30000, signal=raw, ttl=TTL[:2])
+    # Different bit_volts per channel: the CLI feeds float32 (one int16 scale would not do).
+    made = make_recording(channels=3, samples=30000, signal=raw, ttl=TTL[:2], bit_volts=[0.195, 0.5, 2.0])
     log = tmp_path / "events.log"
     script = write_script(
         tmp_path,
@@ -459,3 +460,50 @@ def test_missing_numpy_and_matplotlib_give_clear_messages(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "--plot needs matplotlib" in result.stderr and "oe-pyproc-setup[plot]" in result.stderr
     assert sys.version_info >= (3, 9)
+
+
+def test_synthetic_input_with_output_block_size_and_events(
+    host_path: Path, test_home: Path, tmp_path: Path
+) -> None:
+    from oe_pyproc_setup.recording import SyntheticInput
+
+    out = tmp_path / "out"
+    script = copy_template("processor", tmp_path)
+    result = run_cli(
+        str(script), *host_args(host_path, test_home),
+        "--channels", "3", "--sample-rate", "20000", "--seconds", "1.5", "--block", "256",
+        "--output", str(out), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["block"] == 256 and abs(document["budget_ms"] - 12.8) < 1e-9
+    assert document["report"]["stream"]["blocks"] in range(30000 // 257, 30000 // 255 + 2)
+    recorded = official(out)
+    expected = SyntheticInput(3, 20000.0, 30000)
+    assert recorded.continuous[0].metadata.sample_rate == 20000.0
+    np.testing.assert_allclose(
+        recorded.continuous[0].get_samples(0, 30000).T, expected.chunk(0, 30000), atol=0.195 / 2 + 1e-4
+    )
+    assert recorded.events.sample_number.tolist() == expected.events.sample_numbers.tolist()
+
+
+def test_bad_options_are_refused_before_looking_for_a_host(
+    make_recording, tmp_path: Path, isolated_env: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    made = make_recording(channels=4, samples=3000)
+    script = copy_template("processor", tmp_path)
+    cases = [
+        (["--stream", "ProbeA-AP"], "--stream needs --recording"),
+        (["--recording", str(made.folder), "--sample-rate", "20000"], "does not match the stream's 30000 Hz"),
+        (["--recording", str(made.folder), "--channels", "5"], "has 4"),
+        (["--recording", str(made.folder), "--seconds", "0.00001"], "shorter than one sample"),
+        (["--plot", str(tmp_path / "nowhere" / "p.png")], "does not exist"),
+    ]
+    for args, expected in cases:
+        result = run_cli(str(script), *args, env=isolated_env)
+        assert result.returncode == 1, (args, result.stderr)
+        assert expected in result.stderr and "oe-pyproc-host was not found" not in result.stderr, (
+            args,
+            result.stderr,
+        )
+        assert_no_traceback_from_cli(result)
