@@ -332,20 +332,24 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
             _write_events_file(events_file, plan.source)
         read_end = write_end = -1
         output_target: str | None = None
-        if plan.want_output:
+        output_file: Path | None = None
+        if plan.want_output and os.name == "posix":
             # A pipe of its own for the processed data, so script prints can never mix into it.
-            # /dev/fd/N: Linux (checked) and macOS (unverified); Windows has no such path (unverified).
+            # /dev/fd/N: Linux (checked) and macOS (unverified).
             read_end, write_end = os.pipe()
             output_target = f"/dev/fd/{write_end}"
+        elif plan.want_output:
+            # Windows (unverified): no /dev/fd; the host writes a file that is read once it has finished.
+            output_file = Path(temp) / "output.f32"
+            output_target = str(output_file)
         command = _host_command(plan, events_file, output_target)
+        posix_only: dict[str, Any] = {}
+        if os.name == "posix":
+            posix_only["pass_fds"] = (write_end,) if write_end >= 0 else ()
+            posix_only["start_new_session"] = True  # Ctrl-C in the terminal reaches only us: we stop the host
         try:
             process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(write_end,) if write_end >= 0 else (),
-                start_new_session=True,  # Ctrl-C in the terminal reaches only us; we stop the host cleanly
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **posix_only
             )
         except OSError as error:
             for fd in (read_end, write_end):
@@ -373,7 +377,7 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
             thread.start()
 
         def progress() -> int:
-            return shared.received if plan.want_output else shared.fed
+            return shared.received if read_end >= 0 else shared.fed
 
         interrupted = False
         try:
@@ -391,6 +395,9 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
                 process.wait()
         for thread in threads:
             thread.join(timeout=30)
+        if output_file is not None and output_file.exists():
+            with open(output_file, "rb") as finished_output:
+                _read_output(plan, finished_output, sink, shared)
         if shared.errors:
             failure = shared.errors[0]
             if isinstance(failure, UserFacingError):

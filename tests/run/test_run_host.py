@@ -507,3 +507,26 @@ def test_bad_options_are_refused_before_looking_for_a_host(
             result.stderr,
         )
         assert_no_traceback_from_cli(result)
+
+
+def test_a_script_whose_init_raises_cannot_be_loaded(
+    host_path: Path, test_home: Path, tmp_path: Path
+) -> None:
+    script = write_script(
+        tmp_path,
+        "bad_init.py",
+        """
+        class PyProcessor:
+            def __init__(self, processor, num_channels, sample_rate):
+                raise ValueError(f"this script needs 32 channels, got {num_channels}")
+
+            def process(self, data):
+                pass
+        """,
+    )
+    result = run_cli(str(script), *host_args(host_path, test_home), "--seconds", "0.2")
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.startswith("Error: the script could not be loaded")
+    assert "ValueError: this script needs 32 channels, got 16" in result.stderr
+    assert 'bad_init.py", line 3, in __init__' in result.stderr
+    assert_no_traceback_from_cli(result)
