@@ -14,6 +14,12 @@ cmake -S plugin -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOE_PYPROC_PYTH
 nice -n 10 cmake --build "$BUILD" -j 2 --target test_adapter_logic test_adapter_session
 (cd "$BUILD" && ctest --output-on-failure -R '^(test_adapter_logic|adapter_session_)')
 
+echo "--- the real-GUI proof's comparison tool (lint, types, it accepts matches and rejects differences)"
+"$PY" -m ruff check plugin/openephys/proof
+"$PY" -m ruff format --check plugin/openephys/proof
+"$PY" -m mypy --strict plugin/openephys/proof
+ci_pytest -q -p no:cacheprovider plugin/openephys/proof
+
 echo "--- clang-format (adapter files)"
 mapfile -t adapter_files < <(ls plugin/adapter_logic/include/*.h plugin/adapter_logic/src/*.cpp \
   plugin/openephys/*.cpp plugin/openephys/*.h plugin/tests/test_adapter_*.cpp plugin/tests/adapter_check.h)

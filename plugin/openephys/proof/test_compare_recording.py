@@ -1,0 +1,128 @@
+"""compare_recording.py accepts a recording that matches the offline result and rejects one that does not.
+
+The "recording" is written the way the Record Node writes one (structure.oebin, int16 continuous.dat,
+sample_numbers.npy), from a File Reader-like source played from sample 0 and looped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+COMPARE = HERE / "compare_recording.py"
+BANDPASS = HERE.parents[2] / "templates" / "bandpass.py"
+CHANNELS = 4
+RATE = 30000.0
+BIT_VOLTS = 0.195
+
+
+def _write_recording(root: Path, data_uv: np.ndarray, first: int) -> Path:
+    recording = root / "Record Node 102" / "experiment1" / "recording1"
+    folder = recording / "continuous" / "File_Reader-100.example_data"
+    folder.mkdir(parents=True)
+    ints = np.clip(np.round(data_uv / BIT_VOLTS), -32767, 32767).astype("<i2")
+    ints.T.tofile(folder / "continuous.dat")
+    np.save(folder / "sample_numbers.npy", np.arange(first, first + data_uv.shape[1], dtype=np.int64))
+    structure = {
+        "continuous": [
+            {
+                "folder_name": "File_Reader-100.example_data/",
+                "num_channels": CHANNELS,
+                "sample_rate": RATE,
+                "channels": [{"channel_name": f"CH{c + 1}", "bit_volts": BIT_VOLTS} for c in range(CHANNELS)],
+            }
+        ]
+    }
+    (recording / "structure.oebin").write_text(json.dumps(structure))
+    return recording
+
+
+def _offline_bandpass(source: np.ndarray, last: int, times: int) -> np.ndarray:
+    spec = importlib.util.spec_from_file_location("bandpass_under_test", BANDPASS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    span = np.arange(0, last + 1) % source.shape[1]
+    data = np.ascontiguousarray(source[:, span].astype(np.float32) * np.float32(BIT_VOLTS))
+    for _ in range(times):
+        module.PyProcessor(None, CHANNELS, RATE).process(data)
+    return data
+
+
+def _run(
+    tmp_path: Path, recording_root: Path, source_dat: Path, scripts: int
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        str(COMPARE),
+        "--recording",
+        str(recording_root),
+        "--source-dat",
+        str(source_dat),
+        "--source-channels",
+        str(CHANNELS),
+        "--source-bit-volts",
+        str(BIT_VOLTS),
+        "--sample-rate",
+        str(RATE),
+    ]
+    for _ in range(scripts):
+        command += ["--script", str(BANDPASS)]
+    return subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> tuple[np.ndarray, Path]:
+    rng = np.random.default_rng(3)
+    samples = np.round(rng.normal(0, 400, (CHANNELS, 7000))).astype("<i2")
+    path = tmp_path / "continuous.dat"
+    samples.T.tofile(path)
+    return samples, path
+
+
+@pytest.mark.parametrize("scripts", [1, 2])
+def test_a_matching_recording_passes_across_the_loop(
+    tmp_path: Path, source: tuple[np.ndarray, Path], scripts: int
+) -> None:
+    samples, path = source
+    first, last = 5000, 16000  # the recording starts late and spans the source's loop point
+    expected = _offline_bandpass(samples, last, scripts)
+    _write_recording(tmp_path / "rec", expected[:, first : last + 1], first)
+    result = _run(tmp_path, tmp_path / "rec", path, scripts)
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["samples_compared"] == last - first + 1
+    assert report["max_abs_diff_lsb"] <= 0.5 + 1e-3
+    assert report["within_tolerance"] is True
+
+
+def test_a_recording_that_differs_fails(tmp_path: Path, source: tuple[np.ndarray, Path]) -> None:
+    samples, path = source
+    first, last = 0, 9000
+    expected = _offline_bandpass(samples, last, 1)
+    recorded = expected[:, first : last + 1].copy()
+    recorded[2, 4321] += 3 * BIT_VOLTS
+    _write_recording(tmp_path / "rec", recorded, first)
+    result = _run(tmp_path, tmp_path / "rec", path, 1)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["max_abs_diff_lsb"] >= 2.5
+
+
+def test_filtering_once_is_not_filtering_twice(tmp_path: Path, source: tuple[np.ndarray, Path]) -> None:
+    samples, path = source
+    once = _offline_bandpass(samples, 8000, 1)
+    _write_recording(tmp_path / "rec", once, 0)
+    assert _run(tmp_path, tmp_path / "rec", path, 2).returncode == 1
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    result = _run(tmp_path, tmp_path, tmp_path / "missing.dat", 1)
+    assert result.returncode == 2
+    assert "is not a file" in result.stderr
