@@ -193,6 +193,8 @@ def _scan_proc(proc: Path) -> list[RunningProcess]:
         name = Path(target).name
         if _is_gui_name(name):
             root = _process_gui_root(entry, Path(target))
+            if root is None and not entry.exists():
+                continue  # it exited while we looked: it holds no settings open
             found.append(RunningProcess(int(entry.name), name, Path(target), verified=True, gui_root=root))
     return found
 
