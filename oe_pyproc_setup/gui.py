@@ -265,6 +265,20 @@ def running_gui_processes_for(layout: GuiLayout) -> list[RunningProcess]:
     return [p for p in running_gui_processes() if p.gui_root is None or same(p.gui_root, layout.root)]
 
 
+def executable_plugin_dirs(gui_exe: Path, system: str | None = None) -> list[Path]:
+    """Plugin folders the GUI searches before plugins-api<N> (GUI 1.0 PluginManager): `plugins/` beside
+    the executable (Linux, Windows) or the app's Contents/PlugIns (macOS, *unverified* here)."""
+    gui_exe = Path(gui_exe)
+    if _system(system) == "Darwin" or gui_exe.suffix == ".app":
+        app = (
+            gui_exe
+            if gui_exe.suffix == ".app"
+            else next((p for p in gui_exe.parents if p.suffix == ".app"), None)
+        )
+        return [app / "Contents" / "PlugIns"] if app is not None else []
+    return [gui_exe.parent / "plugins"]
+
+
 def gui_binary_path(gui_exe: Path) -> Path:
     """The Mach-O inside an .app bundle (Contents/MacOS/<name>), else `gui_exe` itself."""
     if gui_exe.suffix == ".app" and gui_exe.is_dir():

@@ -695,12 +695,33 @@ def _upstream_plugin_files(plugins_dir: Path) -> list[Path]:
     return found
 
 
-def detect_plugin_rules(layout: Any | None, chain_library_version: str | None = None) -> PluginRules:
-    """Which plugin will load the Home: ours when our manifest or metadata is in the GUI's plugin folder,
+def detect_plugin_rules(
+    layout: Any | None,
+    chain_library_version: str | None = None,
+    executable_plugin_dirs: Iterable[Path] = (),
+) -> PluginRules:
+    """Which plugin will load the Home. The GUI searches the plugin folders beside its executable
+    (`executable_plugin_dirs`, see gui.executable_plugin_dirs) before plugins-api<N>, and the first
+    Python Processor found wins. Then: ours when our manifest or metadata is in the GUI's plugin folder,
     upstream's when its plugin file or an installedPlugins.xml entry is there; otherwise the chain's
     libraryVersion (ours carries "oe-pyproc") decides; with nothing to go on, ours (what `install` sets up).
 
     `layout` is a gui.GuiLayout (typed loosely so importing this module stays cheap)."""
+    for folder in executable_plugin_dirs:
+        if not folder.is_dir():
+            continue
+        metadata = sorted(folder.glob("**/oe-pyproc-plugin.json"))
+        if metadata:
+            bridges = [b for m in metadata for b in _bridges_from_metadata(m)] or [(3, 10)]
+            return ours_rules(bridges, f"oe-pyproc plugin beside the GUI in {folder}")
+        upstream_beside = _upstream_plugin_files(folder)
+        if upstream_beside:
+            return PluginRules(
+                "upstream",
+                False,
+                UPSTREAM.versions,
+                f"upstream plugin beside the GUI at {upstream_beside[0]}",
+            )
     if layout is None:
         return OURS
     plugins_dir: Path = layout.plugins_dir

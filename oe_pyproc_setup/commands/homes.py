@@ -13,7 +13,7 @@ import click
 
 from oe_pyproc_setup.commands._output import mark
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.gui import GuiLayout, gui_process_arch, resolve_layout
+from oe_pyproc_setup.gui import GuiLayout, executable_plugin_dirs, gui_process_arch, resolve_layout
 from oe_pyproc_setup.home import (
     OURS,
     UPSTREAM,
@@ -49,13 +49,14 @@ class JudgedHome:
         return document
 
 
-def choose_rules(layout: GuiLayout | None, plugin: str) -> PluginRules:
-    """--plugin auto|ours|upstream → the rules Homes are judged by."""
+def choose_rules(layout: GuiLayout | None, plugin: str, gui_exe: Path | None = None) -> PluginRules:
+    """--plugin auto|ours|upstream → the rules Homes are judged by (auto also looks beside --gui-exe)."""
     if plugin == "ours":
         return OURS
     if plugin == "upstream":
         return UPSTREAM
-    return detect_plugin_rules(layout)
+    beside = executable_plugin_dirs(gui_exe) if gui_exe is not None else []
+    return detect_plugin_rules(layout, executable_plugin_dirs=beside)
 
 
 def judge_candidates(
@@ -159,7 +160,7 @@ def homes(
     unusable.
     """
     layout = resolve_layout(gui_root, api, gui_exe)
-    rules = choose_rules(layout, plugin)
+    rules = choose_rules(layout, plugin, gui_exe)
     gui_arch = None
     if gui_exe is not None:
         if not gui_exe.exists():

@@ -381,6 +381,27 @@ def test_rules_detected_from_the_gui_plugin_folder(tmp_path: Path) -> None:
     assert both.notes and "both" in both.notes[0]
 
 
+def test_plugins_beside_the_gui_executable_come_first(tmp_path: Path) -> None:
+    from oe_pyproc_setup.gui import executable_plugin_dirs
+
+    layout = GuiLayout(tmp_path / "root", 10)
+    ours_dir = layout.plugins_dir / "oe-pyproc"
+    ours_dir.mkdir(parents=True)
+    (ours_dir / "oe-pyproc-plugin.json").write_text(json.dumps({"schema": 1, "bridges": {"3.10": "b"}}))
+    gui_exe = tmp_path / "opt" / "open-ephys" / "open-ephys"
+    [beside] = executable_plugin_dirs(gui_exe, "Linux")
+    assert beside == gui_exe.parent / "plugins"
+    assert detect_plugin_rules(layout, executable_plugin_dirs=[beside]).name == "ours"  # folder absent
+    beside.mkdir(parents=True)
+    (beside / "python-processor.so").write_bytes(b"\x7fELF")
+    rules = detect_plugin_rules(layout, executable_plugin_dirs=[beside])
+    assert rules.name == "upstream" and "beside the GUI" in rules.source
+    app = tmp_path / "Open Ephys GUI.app"
+    assert executable_plugin_dirs(app / "Contents" / "MacOS" / "open-ephys", "Darwin") == [
+        app / "Contents" / "PlugIns"
+    ]
+
+
 def test_rules_from_installed_plugins_xml(tmp_path: Path) -> None:
     layout = GuiLayout(tmp_path, 10)
     layout.plugins_dir.mkdir(parents=True)
