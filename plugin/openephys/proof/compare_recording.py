@@ -47,6 +47,22 @@ def _load_processor_class(path: Path, index: int) -> Any:
     return module.PyProcessor
 
 
+def _recorded_ttl(recording_dir: Path, identifier: str, first: int, last: int) -> list[tuple[int, int, bool]]:
+    """(sample number, line, state) of every TTL event on channels with this identifier, in the window."""
+    structure = json.loads((recording_dir / "structure.oebin").read_text())
+    found: list[tuple[int, int, bool]] = []
+    for channel in structure.get("events", []):
+        if channel.get("identifier") != identifier:
+            continue
+        folder = recording_dir / "events" / channel["folder_name"]
+        samples = np.load(folder / "sample_numbers.npy")
+        states = np.load(folder / "states.npy")
+        for sample, state in zip(samples.tolist(), states.tolist()):
+            if first <= sample <= last:
+                found.append((int(sample), abs(int(state)) - 1, int(state) > 0))
+    return sorted(found)
+
+
 def _find_stream(recording: Path) -> tuple[Path, dict[str, Any]]:
     """The recording folder holding structure.oebin, and its first continuous stream."""
     candidates = sorted(recording.rglob("structure.oebin"))
@@ -74,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-rate", type=float, required=True)
     parser.add_argument("--script", type=Path, action="append", required=True, help="in chain order")
     parser.add_argument("--tolerance-lsb", type=float, default=1.0)
+    parser.add_argument(
+        "--events-identifier",
+        help="also compare the TTL events the scripts sent (channels with this identifier, e.g. "
+        "pythonprocessor.ttl) with the ones they send offline",
+    )
     args = parser.parse_args(argv)
 
     for path in [args.source_dat, *args.script]:
@@ -98,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     span = np.arange(0, last + 1) % source.shape[1]
     data = np.ascontiguousarray(source[:, span].astype(np.float32) * np.float32(args.source_bit_volts))
 
+    offline_events: list[tuple[int, int, bool]] = []
     for index, script in enumerate(args.script):
+        handle = _OfflineProcessorHandle()
         processor_class = _load_processor_class(script, index)
-        processor = processor_class(_OfflineProcessorHandle(), num_channels, args.sample_rate)
+        processor = processor_class(handle, num_channels, args.sample_rate)
         if hasattr(processor, "start_acquisition"):
             processor.start_acquisition()
         processor.process(data)
+        # One block from sample 0: an event's offset is its sample number.
+        offline_events += [(offset, line, state) for line, state, offset in handle.events]
 
     expected = data[:, first : last + 1]
     got = recorded.astype(np.float64) * bit_volts[:, None]
@@ -112,6 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     signal_rms = float(np.sqrt(np.mean(expected.astype(np.float64) ** 2)))
     input_rms = float(np.sqrt(np.mean(source.astype(np.float64) ** 2)) * args.source_bit_volts)
     within = worst <= args.tolerance_lsb
+    events: dict[str, Any] = {}
+    if args.events_identifier:
+        recorded_events = _recorded_ttl(recording_dir, args.events_identifier, first, last)
+        expected_events = sorted(e for e in offline_events if first <= e[0] <= last)
+        events = {
+            "ttl_recorded": len(recorded_events),
+            "ttl_offline": len(expected_events),
+            "ttl_identical": recorded_events == expected_events,
+            "ttl_first": recorded_events[:3],
+        }
+        within = within and recorded_events == expected_events and len(expected_events) > 0
     print(
         json.dumps(
             {
@@ -127,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 "output_rms_uv": signal_rms,
                 "input_rms_uv": input_rms,
                 "scripts": [str(s) for s in args.script],
+                **events,
                 "within_tolerance": within,
             },
             indent=2,

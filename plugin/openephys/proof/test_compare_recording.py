@@ -122,6 +122,55 @@ def test_filtering_once_is_not_filtering_twice(tmp_path: Path, source: tuple[np.
     assert _run(tmp_path, tmp_path / "rec", path, 2).returncode == 1
 
 
+def _write_ttl(recording: Path, events: list[tuple[int, int, bool]]) -> None:
+    folder = recording / "events" / "Python_Processor-101.example_data" / "TTL"
+    folder.mkdir(parents=True)
+    np.save(folder / "sample_numbers.npy", np.array([e[0] for e in events], dtype=np.int64))
+    states = [(line + 1) * (1 if state else -1) for _, line, state in events]
+    np.save(folder / "states.npy", np.array(states, dtype=np.int16))
+    oebin = recording / "structure.oebin"
+    structure = json.loads(oebin.read_text())
+    structure["events"] = [
+        {"folder_name": "Python_Processor-101.example_data/TTL/", "identifier": "pythonprocessor.ttl"}
+    ]
+    oebin.write_text(json.dumps(structure))
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_ttl_events_must_match_sample_for_sample(
+    tmp_path: Path, source: tuple[np.ndarray, Path], shift: int
+) -> None:
+    samples, path = source
+    ttl_script = HERE.parents[2] / "templates" / "ttl_threshold.py"
+    spec = importlib.util.spec_from_file_location("ttl_under_test", ttl_script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class Handle:
+        def __init__(self) -> None:
+            self.events: list[tuple[int, int, bool]] = []
+
+        def add_python_event(self, line: int, state: bool, offset: int = 0) -> None:
+            self.events.append((offset + shift, line, bool(state)))
+
+    data = samples.astype(np.float32) * np.float32(BIT_VOLTS)
+    handle = Handle()
+    module.PyProcessor(handle, CHANNELS, RATE).process(data.copy())
+    assert len(handle.events) > 10
+    recording = _write_recording(tmp_path / "rec", data, 0)
+    _write_ttl(recording, handle.events)
+    command = [sys.executable, str(COMPARE), "--recording", str(tmp_path / "rec"), "--source-dat", str(path)]
+    command += ["--source-channels", str(CHANNELS), "--source-bit-volts", str(BIT_VOLTS)]
+    command += ["--sample-rate", str(RATE), "--script", str(ttl_script)]
+    command += ["--events-identifier", "pythonprocessor.ttl"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    report = json.loads(result.stdout)
+    assert report["ttl_recorded"] == len(handle.events)
+    assert report["ttl_identical"] is (shift == 0)
+    assert result.returncode == (0 if shift == 0 else 1)
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     result = _run(tmp_path, tmp_path, tmp_path / "missing.dat", 1)
     assert result.returncode == 2
