@@ -39,6 +39,10 @@ OPTIONAL_METHODS: dict[str, tuple[str, ...]] = {
     ),
 }
 CONTRACT_METHODS = {**REQUIRED_METHODS, **OPTIONAL_METHODS}
+# Container methods that keep a reference to their argument.
+KEEPING_METHODS = frozenset(
+    {"append", "extend", "insert", "add", "put", "put_nowait", "appendleft", "setdefault"}
+)
 # How alike a name must be to a contract method to be reported as a likely misspelling of it.
 MISSPELLING_CUTOFF = 0.75
 
@@ -218,6 +222,22 @@ class _ProcessBodyVisitor(ast.NodeVisitor):
                     f"process() keeps a reference to the block `{self.data_name}`; its memory belongs to "
                     "the GUI and is reused for the next block",
                     hint=f"Keep a copy instead: `{self.data_name}.copy()`.",
+                )
+            )
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # `self.blocks.append(data)` and the like keep the block as surely as `self.kept = data`.
+        storing = isinstance(node.func, ast.Attribute) and node.func.attr in KEEPING_METHODS
+        if storing and any(isinstance(arg, ast.Name) and arg.id == self.data_name for arg in node.args):
+            self.findings.append(
+                Finding(
+                    "warning",
+                    node.lineno,
+                    node.col_offset + 1,
+                    f"process() stores the block `{self.data_name}` in a container; its memory belongs to "
+                    "the GUI and is reused for the next block",
+                    hint=f"Store a copy instead: `{self.data_name}.copy()`.",
                 )
             )
         self.generic_visit(node)

@@ -53,6 +53,7 @@ TIGHT_BUDGET_PERCENT = 50.0
 PLOT_KEEP_SECONDS = 60.0
 PLOT_CHANNELS = 4
 EXIT_INTERRUPTED = 130
+HOST_LOG_PREFIX = "oe-pyproc-host: ["
 HOST_EXIT_MEANINGS = {
     2: "the host rejected its arguments",
     3: "the Python Home cannot run scripts",
@@ -488,6 +489,10 @@ def _fmt_percent(value: Any) -> str:
     return "-" if number is None else f"{number:.2f}%"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _describe_input(plan: Plan) -> str:
     source = plan.source
     seconds = plan.num_samples / plan.sample_rate
@@ -495,11 +500,11 @@ def _describe_input(plan: Plan) -> str:
         stream = source.template
         return (
             f"recording stream {stream.stream_name!r} ({stream.folder_name}), {plan.channels} ch at "
-            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {len(source.events)} TTL events"
+            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {_count(len(source.events), 'TTL event')}"
         )
     return (
         f"synthetic (seeded), {plan.channels} ch at {plan.sample_rate:g} Hz, {seconds:.2f} s, "
-        f"{len(source.events)} TTL events"
+        f"{_count(len(source.events), 'TTL event')}"
     )
 
 
@@ -576,10 +581,10 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
         for warning in warnings[:10]:
             where = f"block {warning['block']}: " if warning.get("block") is not None else ""
             echo(f"- {where}{warning.get('message')}")
-    script_output = run.stderr.strip()
-    if script_output:
-        lines = script_output.splitlines()
-        echo(f"\nScript and host output ({len(lines)} lines{', the last 20' if len(lines) > 20 else ''}):")
+    # The host's own log lines are in the report already (warnings, errors); --json keeps them all.
+    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith(HOST_LOG_PREFIX)]
+    if lines:
+        echo(f"\nScript output ({_count(len(lines), 'line')}{', the last 20' if len(lines) > 20 else ''}):")
         echo("  " + "\n  ".join(lines[-20:]))
     for note in extra["notes"]:
         echo(note)

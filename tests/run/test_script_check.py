@@ -170,7 +170,7 @@ def test_rebinding_data_and_returning_a_new_array_are_found() -> None:
                 data = data[:, ::2]
                 data, self.zi = signal.sosfilt(self.sos, data, zi=self.zi)
                 data = data * 2
-                self.kept = data
+                self.kept = data; self.history.append(data); self.history.append(data.copy())
                 def helper(data):
                     data = 1
                     return data
@@ -182,6 +182,7 @@ def test_rebinding_data_and_returning_a_new_array_are_found() -> None:
     assert "rebinds the name 'data'" in _at(result, 11)[0]
     assert "rebinds the name 'data'" in _at(result, 12)[0]
     assert "keeps a reference to the block" in _at(result, 13)[0]
+    assert "stores the block `data` in a container" in _at(result, 13)[1] and len(_at(result, 13)) == 2
     assert _at(result, 15) == [] and _at(result, 16) == []  # a nested function's own `data`
     assert "returns a value" in _at(result, 17)[0]
 

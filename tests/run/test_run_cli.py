@@ -1,0 +1,62 @@
+"""`oe-pyproc run` without the host: numpy stays out of everything but the run itself, the verdict's wording,
+the GUI's block size."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from oe_pyproc_setup.commands.run import gui_block_size, judge
+
+
+def test_help_does_not_import_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from oe_pyproc_setup.cli import main\n"
+        "result = CliRunner().invoke(main, ['run', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert '--recording PATH' in result.output and '--plot PATH' in result.output\n"
+        "print('numpy' in sys.modules, 'matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(("rate", "block"), [(30000.0, 697), (44100.0, 1024), (2500.0, 58), (1.0, 1)])
+def test_gui_block_size(rate: float, block: int) -> None:
+    assert gui_block_size(rate) == block
+
+
+def _report(*percents: tuple[float, float, float]) -> dict:  # type: ignore[type-arg]
+    return {
+        "instances": [
+            {"blocks_processed": 10, "timing_us": {"budget_percent": {"median": m, "p99": p, "max": x}}}
+            for m, p, x in percents
+        ]
+    }
+
+
+def test_verdicts() -> None:
+    fits = judge(_report((1.0, 4.0, 5.0)), 23.22)
+    assert fits is not None and fits.fits and not fits.tight
+    assert fits.text.startswith("fits: p99 0.929 ms is 4.0% of the 23.22 ms real-time budget (25× headroom)")
+
+    tight = judge(_report((30.0, 40.0, 45.0), (10.0, 30.0, 80.0)), 23.22)  # two instances in series add up
+    assert tight is not None and tight.fits and tight.tight and tight.p99_percent == 70.0
+    assert tight.text.startswith("fits, but tight: p99 16.25 ms is 70%")
+
+    overrun = judge(_report((10.0, 20.0, 250.0)), 10.0)
+    assert overrun is not None and overrun.fits
+    assert overrun.text.endswith("the slowest block took 2.5× the budget (an occasional overrun)")
+
+    slow = judge(_report((120.0, 150.0, 300.0)), 20.0)
+    assert slow is not None and not slow.fits
+    assert slow.text.startswith(
+        "TOO SLOW for live use: 99% of blocks need up to 30.00 ms, 1.50× the 20.00 ms"
+    )
+    assert "over by 10.00 ms" in slow.text
+
+    assert judge({"instances": [{"blocks_processed": 0}]}, 20.0) is None
