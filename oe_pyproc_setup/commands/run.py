@@ -728,11 +728,13 @@ def run(
     if check.findings and not as_json:
         click.echo(check.render(), err=True)
     if not check.ok:
-        details = "" if not as_json else "\n" + check.render()
-        raise UserFacingError(
-            f"{script}: {len(check.errors)} error(s) found before running; "
-            f"the plugin could not run it{details}"
+        failure = UserFacingError(
+            f"{script}: {len(check.errors)} error(s) found before running; the plugin could not run it"
+            + ("\n" + check.render() if as_json else "")
         )
+        if as_json:
+            _echo_json_failure(failure, script, check, None)
+        raise failure
 
     source = _make_source(recording, stream_name, channels, sample_rate, seconds)
     home = python_home if python_home is not None else _configured_home(gui_root, api)
@@ -817,8 +819,14 @@ def _finish(
     report = run.report
     if report is None or run.exit_code not in (0, 1):
         if run.interrupted and report is None:
-            raise UserFacingError("interrupted before the host wrote a report", exit_code=EXIT_INTERRUPTED)
-        raise _host_failure(run)
+            failure = UserFacingError(
+                "interrupted before the host wrote a report", exit_code=EXIT_INTERRUPTED
+            )
+        else:
+            failure = _host_failure(run)
+        if as_json:
+            _echo_json_failure(failure, plan.script, plan.check, run)
+        raise failure
     extra: dict[str, Any] = {"warnings": [], "notes": []}
     done = int((report.get("stream") or {}).get("samples") or 0)
     output_info: dict[str, Any] | None = None
@@ -869,6 +877,23 @@ def _finish(
         sys.exit(1)
 
 
+def _echo_json_failure(
+    failure: UserFacingError, script: Path, check: CheckResult, run: HostRun | None
+) -> None:
+    """With --json, a failure is a JSON document on stdout too (the message also goes to stderr)."""
+    document = {
+        "schema": 1,
+        "script": str(script.absolute()),
+        "ok": False,
+        "exit_code": failure.exit_code,
+        "error": failure.format_message(),
+        "check": [finding.as_dict() for finding in check.findings],
+        "host_output": None if run is None else run.stderr,
+        "report": None if run is None else run.report,
+    }
+    click.echo(json.dumps(document, indent=2))
+
+
 def _json_document(
     plan: Plan,
     run: HostRun,
@@ -880,6 +905,8 @@ def _json_document(
     return {
         "schema": 1,
         "script": str(plan.script.absolute()),
+        "ok": not report.get("errors") and not run.interrupted,
+        "exit_code": EXIT_INTERRUPTED if run.interrupted else (1 if report.get("errors") else 0),
         "check": [finding.as_dict() for finding in plan.check.findings],
         "host": {"path": str(plan.host.path), "origin": plan.host.origin, "exit_code": run.exit_code},
         "input": {

@@ -180,6 +180,10 @@ def test_syntax_error_is_found_before_anything_runs(tmp_path: Path) -> None:
     assert "found before running" in result.stderr
     assert "no-such-host" not in result.stderr  # it stopped at the check, before looking for a host
     assert_no_traceback_from_cli(result)
+    as_json = run_cli(str(script), "--json")
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and document["ok"] is False and document["exit_code"] == 1
+    assert document["check"][0]["line"] == 2 and document["check"][0]["severity"] == "error"
 
 
 def test_static_warnings_are_shown_and_the_run_goes_on(
@@ -213,6 +217,11 @@ def test_a_home_that_cannot_run(host_path: Path, tmp_path: Path) -> None:
     empty_home.mkdir()
     result = run_cli(str(script), "--host", str(host_path), "--python-home", str(empty_home))
     assert result.returncode == 3, result.stderr
+    document = json.loads(
+        run_cli(str(script), "--host", str(host_path), "--python-home", str(empty_home), "--json").stdout
+    )
+    assert document["ok"] is False and document["exit_code"] == 3
+    assert document["report"]["fatal"]["stage"] == "home"
     assert "the Python Home cannot run scripts" in result.stderr and str(empty_home) in result.stderr
     assert "oe-pyproc doctor" in result.stderr
     assert_no_traceback_from_cli(result)
