@@ -67,6 +67,7 @@ class Finding:
 class CheckResult:
     path: Path
     findings: list[Finding]
+    methods: frozenset[str] = frozenset()  # the methods class PyProcessor defines (empty if none found)
 
     @property
     def errors(self) -> list[Finding]:
@@ -398,7 +399,7 @@ def check_source(source: str, path: Path) -> CheckResult:
                 )
             )
     findings.sort(key=lambda finding: (finding.line, finding.column))
-    return CheckResult(path, findings)
+    return CheckResult(path, findings, frozenset(methods))
 
 
 def check_script(path: Path) -> CheckResult:

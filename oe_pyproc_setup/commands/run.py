@@ -588,6 +588,8 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
         echo("  " + "\n  ".join(lines[-20:]))
     for note in extra["notes"]:
         echo(note)
+    for limit in extra["limits"]:
+        echo(f"Note: {limit}")
 
 
 # ---------------------------------------------------------------------------------------------- the command
@@ -790,6 +792,23 @@ def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> TtlEvents:
     )
 
 
+def _limits(plan: Plan) -> list[str]:
+    """What this run could not exercise, so nobody mistakes silence for success."""
+    limits = []
+    if "handle_spike" in plan.check.methods:
+        limits.append(
+            "handle_spike() was not called: the host's raw input carries no spike events "
+            "(its own synthetic mode has them: oe-pyproc-host --script FILE --spike-rate 20)"
+        )
+    first = int(plan.source.sample_numbers(0, 1)[0]) if plan.num_samples else 0
+    if first != 0 and ("handle_ttl_event" in plan.check.methods or "handle_spike" in plan.check.methods):
+        limits.append(
+            f"the script saw sample numbers counted from the start of the run; the recording's first sample "
+            f"is {first}, so add {first} to compare with the recording"
+        )
+    return limits
+
+
 def _host_failure(run: HostRun) -> UserFacingError:
     report = run.report or {}
     fatal = report.get("fatal") or {}
@@ -827,7 +846,7 @@ def _finish(
         if as_json:
             _echo_json_failure(failure, plan.script, plan.check, run)
         raise failure
-    extra: dict[str, Any] = {"warnings": [], "notes": []}
+    extra: dict[str, Any] = {"warnings": [], "notes": [], "limits": _limits(plan)}
     done = int((report.get("stream") or {}).get("samples") or 0)
     output_info: dict[str, Any] | None = None
     if writer is not None:
@@ -937,6 +956,7 @@ def _json_document(
         "output": output_info,
         "plot": None if plan.plot_path is None else str(plan.plot_path),
         "warnings": extra["warnings"],
+        "limits": extra["limits"],
         "host_output": run.stderr,
         "report": report,
     }

@@ -90,6 +90,13 @@ def test_every_template_runs_cleanly_on_a_recording(  # type: ignore[no-untyped-
         assert document["events_emitted"] > 0
         assert len(python_events) == document["events_emitted"]
         assert set(python_events.line.tolist()) == {1}  # TTL_LINE 0, 1-based in the file format
+    if template == "spike_rate":
+        assert any(limit.startswith("handle_spike() was not called") for limit in document["limits"])
+    if template in (
+        "processor",
+        "recording_log",
+    ):  # they have handle_ttl_event; the recording starts at 12345
+        assert any("first sample is 12345" in limit for limit in document["limits"])
     if template == "recording_log":
         log = (out / "experiment1" / "recording1" / "python_processor_log.txt").read_text()
         assert "recording started" in log and "recording stopped" in log
