@@ -109,6 +109,19 @@ def test_plugin(scratch: Path) -> None:
     assert float(np.max(np.abs(processed - data))) > 1.0, "the host did not change the data"
     print(f"host: {report['stream']['blocks']} blocks, max deviation from whole-signal filtering {error:.2e}")
 
+    # The host's own seeded synthetic source (jittered blocks in a 1024-sample callback buffer).
+    synthetic = run(
+        "oe-pyproc-host", "--script", str(template), "--python-home", str(PREFIX), "--no-default-home",
+        "--channels", "8", "--duration", "1", "--spike-rate", "20", "--json",
+    )  # fmt: skip
+    report = json.loads(synthetic.stdout)
+    assert report["ok"] is True and report["stream"]["source"] == "synthetic", report
+    [instance] = report["instances"]
+    assert instance["blocks_processed"] == report["stream"]["blocks"] > 0 and not instance["faulted"], (
+        instance
+    )
+    print(f"host (synthetic source): {instance['blocks_processed']} blocks, no error")
+
 
 def main() -> int:
     which = sys.argv[1] if len(sys.argv) > 1 else ""
