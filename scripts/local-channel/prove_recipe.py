@@ -46,7 +46,17 @@ def step_channel(work: Path) -> Path:
 
     channel = work / "channel"
     written = build_channel.build_channel(channel, work / "wheels", build_channel.DEFAULT_PYTHON_PREFIX)
-    print(f"local channel: {len(written)} locally repackaged packages in {channel}")
+    for subdir in ("linux-64", "noarch"):
+        repodata = json.loads((channel / subdir / "repodata.json").read_text())
+        records = {**repodata.get("packages", {}), **repodata.get("packages.conda", {})}
+        unlabelled = [name for name, record in records.items() if build_channel.LABEL not in record["build"]]
+        if unlabelled:
+            raise ProofError(
+                f"packages in the local channel without the {build_channel.LABEL} label: {unlabelled}"
+            )
+    print(
+        f"local channel: {len(written)} packages in {channel}, every build string says {build_channel.LABEL}"
+    )
     return channel
 
 
