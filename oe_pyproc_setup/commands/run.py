@@ -139,7 +139,6 @@ class HostRun:
     report: dict[str, Any] | None
     stderr: str
     interrupted: bool
-    samples_fed: int
     samples_received: int
     command: list[str]
 
@@ -415,7 +414,6 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
             report=report,
             stderr=b"".join(stderr_chunks).decode("utf-8", "replace"),
             interrupted=interrupted,
-            samples_fed=shared.fed,
             samples_received=shared.received,
             command=command,
         )
@@ -927,7 +925,12 @@ def _json_document(
         "ok": not report.get("errors") and not run.interrupted,
         "exit_code": EXIT_INTERRUPTED if run.interrupted else (1 if report.get("errors") else 0),
         "check": [finding.as_dict() for finding in plan.check.findings],
-        "host": {"path": str(plan.host.path), "origin": plan.host.origin, "exit_code": run.exit_code},
+        "host": {
+            "path": str(plan.host.path),
+            "origin": plan.host.origin,
+            "exit_code": run.exit_code,
+            "command": run.command,
+        },
         "input": {
             "source": "recording" if plan.recording is not None else "synthetic",
             "recording": None if plan.recording is None else str(plan.recording),
