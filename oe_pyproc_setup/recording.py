@@ -230,7 +230,12 @@ def _gui_version_number(version: str) -> tuple[int, int]:
 
 def _load_npy(path: Path, what: str, *, mmap: bool = True) -> np.ndarray:
     try:
-        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        try:
+            array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except ValueError:
+            if not mmap:
+                raise
+            array = np.load(path, allow_pickle=False)  # an empty array cannot be memory-mapped
     except FileNotFoundError:
         raise RecordingError(f"{what} is missing: {path}") from None
     except (OSError, ValueError) as error:

@@ -266,3 +266,15 @@ def test_ambiguous_session_lists_its_recordings(make_recording, tmp_path: Path) 
     with pytest.raises(RecordingError) as raised:
         find_recording_folder(made.session)
     assert "holds 2 recordings" in _message(raised) and "recording2" in _message(raised)
+
+
+def test_empty_stream_opens_and_corrupt_npy_is_named(make_recording) -> None:  # type: ignore[no-untyped-def]
+    empty = make_recording(channels=2, samples=0, signal=np.zeros((0, 2), dtype=np.int16))
+    assert open_recording(empty.folder).select_stream(None).num_samples == 0
+
+    made = make_recording(channels=2, samples=10)
+    numbers = made.folder / "continuous" / made.streams[0].folder_name / "sample_numbers.npy"
+    numbers.write_bytes(numbers.read_bytes()[:20])
+    with pytest.raises(RecordingError) as raised:
+        open_recording(made.folder)
+    assert str(numbers) in _message(raised) and "truncated or corrupt" in _message(raised)
