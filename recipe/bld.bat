@@ -1,15 +1,15 @@
 @echo on
 :: Build script of the `oe-pyproc` output on Windows (conda-forge conventions). UNVERIFIED: written to
 :: conda-forge's conventions, never run here. The adapter links the GUI's import library open-ephys.lib,
-:: which a plugin-GUI source archive does not contain: point OE_GUI_IMPORT_LIB at it (from a GUI build or
-:: release) or set OE_PYPROC_WITHOUT_ADAPTER=1.
+:: which a plugin-GUI source archive does not contain: point OE_PYPROC_GUI_IMPORT_LIB at it (from a GUI
+:: build) or set OE_PYPROC_WITHOUT_ADAPTER=1.
 
 echo oe-pyproc: adapter mode: %OE_PYPROC_ADAPTER_MODE%
 set "GUI_ARGS="
 if "%OE_PYPROC_ADAPTER_MODE%"=="gui-tag" set "GUI_ARGS=-DOE_GUI_DIR=%SRC_DIR%\plugin-GUI"
 if "%OE_PYPROC_ADAPTER_MODE%"=="local-gui-source" set "GUI_ARGS=-DOE_GUI_DIR=%OE_PYPROC_GUI_SOURCE_DIR%"
 if "%OE_PYPROC_ADAPTER_MODE%"=="without-adapter" echo oe-pyproc: OE_PYPROC_WITHOUT_ADAPTER=1: building WITHOUT the Open Ephys adapter
-if defined OE_GUI_IMPORT_LIB set "GUI_ARGS=%GUI_ARGS% -DOE_GUI_IMPORT_LIB=%OE_GUI_IMPORT_LIB%"
+if not "%OE_PYPROC_GUI_IMPORT_LIB%"=="" set "GUI_ARGS=%GUI_ARGS% -DOE_GUI_LIB=%OE_PYPROC_GUI_IMPORT_LIB%"
 
 cmake -S plugin -B build-conda -GNinja %CMAKE_ARGS% ^
   -DCMAKE_BUILD_TYPE=Release ^
