@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Native plugin: loader, bridges for CPython 3.10 and 3.12 (pyenv's builds, venvs with numpy from PyPI as
+# Native plugin: loader, bridges for CPython 3.10, 3.12 and 3.13 (pyenv's builds, venvs with numpy from PyPI as
 # the Homes and as the build Pythons), host; ctest (C++ units, allocation count, dlopen loading proof), pytest
 # tests/native driving the host; clang-format and ruff on the part's files.
 source "$(dirname "$0")/../lib.sh"
@@ -10,7 +10,7 @@ cd "$ROOT"
 PYENV_VERSIONS="${PYENV_ROOT:-/root/.pyenv}/versions"
 VENVS="$ROOT/build/native-venvs"
 pythons=()
-for version in 3.10.13 3.12.1; do
+for version in 3.10.13 3.12.1 3.13.0; do
   base="$PYENV_VERSIONS/$version/bin/python3"
   if [ ! -x "$base" ]; then
     echo "20-native: pyenv's CPython $version ($base) is missing; the bridges are built and tested against it" >&2

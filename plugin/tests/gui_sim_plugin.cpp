@@ -18,11 +18,18 @@ extern "C" __attribute__((visibility("default"))) int oe_pyproc_sim_run(const ch
                                                                         char* out, size_t capacity) {
     oe_pyproc::ValidationOptions options;
     options.bridge_dir = bridge_dir;
+    // Rule 1: a bad Home first is refused with its reason, nothing starts, the good Home still works.
+    std::string error;
+    const oe_pyproc::Validation bad = oe_pyproc::validate_home(std::string(home_path) + "/no-such-home", options);
+    if (bad.ok || bad.reason.find("does not exist") == std::string::npos ||
+        oe_pyproc::Runtime::instance().start(bad, bridge_dir, error) != nullptr ||
+        oe_pyproc::Runtime::instance().api() != nullptr) {
+        return report(out, capacity, 9, "a bad Home was not refused cleanly: " + bad.reason);
+    }
     const oe_pyproc::Validation home = oe_pyproc::validate_home(home_path, options);
     if (!home.ok) {
         return report(out, capacity, 1, "Home rejected: " + home.reason);
     }
-    std::string error;
     const oe_pyproc_bridge_api* api = oe_pyproc::Runtime::instance().start(home, bridge_dir, error);
     if (api == nullptr) {
         return report(out, capacity, 2, "start failed: " + error);

@@ -2,7 +2,7 @@
 
 The build (`.ci/parts/20-native.sh`) puts the host, bridges and C++ test programs in build/native and
 the Homes in build/native-venvs/<version> (pyenv's CPython + a venv with numpy from PyPI); both can be
-pointed elsewhere with OE_PYPROC_NATIVE_BUILD and OE_PYPROC_TEST_HOME_3_10 / OE_PYPROC_TEST_HOME_3_12.
+pointed elsewhere with OE_PYPROC_NATIVE_BUILD and OE_PYPROC_TEST_HOME_3_10 (_3_12, _3_13).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("OE_PYPROC_NATIVE_BUILD", str(ROOT / "build" / "native")))
 HOST = BUILD / "oe-pyproc-host"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
-FULL_VERSIONS = {"3.10": "3.10.13", "3.12": "3.12.1"}
+FULL_VERSIONS = {"3.10": "3.10.13", "3.12": "3.12.1", "3.13": "3.13.0"}
 VERSIONS = list(FULL_VERSIONS)
 
 

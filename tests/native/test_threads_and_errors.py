@@ -68,6 +68,35 @@ def test_script_thread_with_events_over_audio_restarts(home: Path, tmp_path: Pat
         assert all(event["line"] == 3 for event in instance["events_emitted"])
 
 
+THREAD_STATE_PROBE = """
+import ctypes
+import sys
+
+ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+ctypes.pythonapi.PyThreadState_GetID.argtypes = [ctypes.c_void_p]
+ctypes.pythonapi.PyThreadState_GetID.restype = ctypes.c_uint64
+SEEN = sys.__dict__.setdefault("oe_pyproc_thread_states", set())  # shared by every instance's module
+
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        self.processor = processor
+
+    def process(self, data):
+        # Thread state ids are never reused (addresses could be, after a free).
+        SEEN.add(ctypes.pythonapi.PyThreadState_GetID(ctypes.pythonapi.PyThreadState_Get()))
+        assert len(SEEN) == 1, f"{len(SEEN)} thread states on one audio thread"
+        self.processor.add_python_event(1, True)
+"""
+
+
+def test_one_persistent_thread_state_per_audio_thread_shared_by_instances(home: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, "thread_state.py", THREAD_STATE_PROBE)
+    result = run_host("--script", script, "--instances", "3", "--blocks", "50", home=home)
+    assert result.returncode == 0, result.stderr
+    assert [result.instance(index)["events_emitted_count"] for index in range(3)] == [50, 50, 50]
+
+
 GIL_STATE_USER = """
 import ctypes
 
