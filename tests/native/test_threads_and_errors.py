@@ -71,11 +71,13 @@ def test_script_thread_with_events_over_audio_restarts(home: Path, tmp_path: Pat
 THREAD_STATE_PROBE = """
 import ctypes
 import sys
+import threading
 
 ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
 ctypes.pythonapi.PyThreadState_GetID.argtypes = [ctypes.c_void_p]
 ctypes.pythonapi.PyThreadState_GetID.restype = ctypes.c_uint64
-SEEN = sys.__dict__.setdefault("oe_pyproc_thread_states", set())  # shared by every instance's module
+# OS thread -> thread state ids seen on it, shared by every instance's module.
+SEEN = sys.__dict__.setdefault("oe_pyproc_thread_states", {})
 
 
 class PyProcessor:
@@ -84,17 +86,23 @@ class PyProcessor:
 
     def process(self, data):
         # Thread state ids are never reused (addresses could be, after a free).
-        SEEN.add(ctypes.pythonapi.PyThreadState_GetID(ctypes.pythonapi.PyThreadState_Get()))
-        assert len(SEEN) == 1, f"{len(SEEN)} thread states on one audio thread"
-        self.processor.add_python_event(1, True)
+        state = ctypes.pythonapi.PyThreadState_GetID(ctypes.pythonapi.PyThreadState_Get())
+        seen = SEEN.setdefault(threading.get_native_id(), set())
+        seen.add(state)
+        assert len(seen) == 1, f"{len(seen)} thread states on one audio thread"
+        self.processor.add_python_event(len(SEEN), True)
 """
 
 
 def test_one_persistent_thread_state_per_audio_thread_shared_by_instances(home: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path, "thread_state.py", THREAD_STATE_PROBE)
-    result = run_host("--script", script, "--instances", "3", "--blocks", "50", home=home)
+    flags = ["--instances", "3", "--blocks", "60", "--audio-restarts", "2"]
+    result = run_host("--script", script, *flags, home=home)
     assert result.returncode == 0, result.stderr
-    assert [result.instance(index)["events_emitted_count"] for index in range(3)] == [50, 50, 50]
+    assert [result.instance(index)["events_emitted_count"] for index in range(3)] == [60, 60, 60]
+    # A new thread state with each audio thread (device restart), the same one within it.
+    lines = [event["line"] for event in result.instance(0)["events_emitted"]]
+    assert lines == [1] * 20 + [2] * 20 + [3] * 20
 
 
 GIL_STATE_USER = """

@@ -12,8 +12,9 @@
  * - Every other entry may be called from any thread; each takes the GIL itself (RAII inside the bridge).
  *   A thread that calls in gets one persistent PyThreadState, created on its first call and reused for all
  *   instances and all later calls (the audio thread never creates thread states per block).
- *   `reset_thread_states` deletes the persistent thread states of all threads except the caller's; call it
- *   when the audio device restarts (no audio callback running), the next audio thread then gets a new one.
+ *   `reset_thread_states` marks every persistent thread state stale (call it when the audio device
+ *   restarts, from any thread, at any time): each thread replaces its own on its next call, deleting the old
+ *   one on that thread. A thread that ends deletes its own thread state (thread_local destructor).
  * - Calls on one instance must not overlap in time, except `drain_events` (lock-protected) and
  *   `get_state`. The adapter/host call process/events on the audio thread and load/reload/destroy on the
  *   message thread; the caller serialises these two for the same instance (e.g. a suspend-processing lock).
@@ -168,7 +169,7 @@ typedef struct oe_pyproc_bridge_api {
     int (*is_initialized)(void);
     const char* (*python_version)(void); /* sys.version of the running interpreter */
     void (*set_log_callback)(oe_pyproc_log_fn fn, void* user);
-    /* Delete persistent thread states of all other threads (audio device restart). */
+    /* Mark all persistent thread states stale (audio device restart); each thread renews its own. */
     void (*reset_thread_states)(void);
 
     /* --- instances --- */

@@ -78,9 +78,7 @@ struct Interpreter {
     PyObject* format_function = nullptr;
     oe_pyproc_log_fn log_fn = nullptr;
     void* log_user = nullptr;
-    std::mutex thread_states_mutex;
-    std::vector<PyThreadState*> thread_states;  // persistent states created by ThreadStateSlot
-    std::atomic<uint64_t> thread_generation{1};
+    std::atomic<uint64_t> thread_generation{1};  // bumped by reset_thread_states()
 };
 
 Interpreter& interp() {
@@ -97,37 +95,37 @@ void log_message(int level, uint64_t instance_id, const std::string& message) {
 
 // ---------------------------------------------------------------------------------------------------
 // One persistent PyThreadState per OS thread, created on that thread on its first call and shared by all
-// instances. reset_thread_states() bumps the generation so that a thread whose state was deleted makes a
-// new one; a thread that exits deletes its own state.
+// instances. A thread state is only ever deleted by its own thread (deleting another thread's state
+// would leave that thread's PyGILState binding dangling): when reset_thread_states() has bumped the
+// generation, the thread replaces its state on its next call; a thread that ends deletes its own.
 struct ThreadStateSlot {
     PyThreadState* state = nullptr;
     uint64_t generation = 0;
-    bool owned = false;  // created here (the start-up thread's state belongs to the interpreter)
+    bool owned = false;  // made here (the start-up thread's state belongs to the interpreter)
 
-    ~ThreadStateSlot() {
-        Interpreter& shared = interp();
-        if (!owned || state == nullptr || generation != shared.thread_generation.load()) {
+    ~ThreadStateSlot() { delete_own(); }
+
+    void delete_own() {
+        if (!owned || state == nullptr) {
             return;
         }
         PyEval_RestoreThread(state);
-        {
-            std::lock_guard<std::mutex> lock(shared.thread_states_mutex);
-            auto& states = shared.thread_states;
-            states.erase(std::remove(states.begin(), states.end(), state), states.end());
-        }
         PyThreadState_Clear(state);
-        PyThreadState_DeleteCurrent();
+        PyThreadState_DeleteCurrent();  // also releases the GIL and unbinds this thread's PyGILState
+        state = nullptr;
+        owned = false;
     }
 
     PyThreadState* current() {
-        Interpreter& shared = interp();
-        const uint64_t generation_now = shared.thread_generation.load();
-        if (state == nullptr || generation != generation_now) {
-            state = PyThreadState_New(shared.interpreter);
+        const uint64_t generation_now = interp().thread_generation.load();
+        if (state != nullptr && generation != generation_now) {
+            delete_own();  // the start-up thread keeps its state
+            generation = generation_now;
+        }
+        if (state == nullptr) {
+            state = PyThreadState_New(interp().interpreter);
             generation = generation_now;
             owned = true;
-            std::lock_guard<std::mutex> lock(shared.thread_states_mutex);
-            shared.thread_states.push_back(state);
         }
         return state;
     }
@@ -653,30 +651,7 @@ void api_set_log_callback(oe_pyproc_log_fn fn, void* user) {
 }
 
 void api_reset_thread_states() {
-    Interpreter& shared = interp();
-    if (!shared.running.load()) {
-        return;
-    }
-    GilGuard gil;
-    PyThreadState* mine = tls_thread_state.state;
-    std::vector<PyThreadState*> doomed;
-    {
-        std::lock_guard<std::mutex> lock(shared.thread_states_mutex);
-        for (PyThreadState* state : shared.thread_states) {
-            if (state != mine) {
-                doomed.push_back(state);
-            }
-        }
-        shared.thread_states.erase(std::remove_if(shared.thread_states.begin(), shared.thread_states.end(),
-                                                  [mine](PyThreadState* state) { return state != mine; }),
-                                   shared.thread_states.end());
-        shared.thread_generation.fetch_add(1);
-        tls_thread_state.generation = shared.thread_generation.load();
-    }
-    for (PyThreadState* state : doomed) {
-        PyThreadState_Clear(state);
-        PyThreadState_Delete(state);
-    }
+    interp().thread_generation.fetch_add(1);
 }
 
 oe_pyproc_instance* api_create(uint64_t instance_id) {
