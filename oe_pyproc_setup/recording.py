@@ -476,7 +476,7 @@ class RecordingWriter:
     folder: `output/experiment1/recording1/{structure.oebin, continuous/, events/, sync_messages.txt}`.
     """
 
-    def __init__(self, output: Path, template: Stream, *, python_events_node_id: int = 0) -> None:
+    def __init__(self, output: Path, template: Stream) -> None:
         output = Path(output).absolute()
         if output.exists() and (not output.is_dir() or any(output.iterdir())):
             raise RecordingError(
@@ -487,7 +487,6 @@ class RecordingWriter:
             raise RecordingError(f"--output {output}: the folder {output.parent} does not exist")
         self.output = output
         self.template = template
-        self.python_events_node_id = python_events_node_id
         try:
             self.staging = Path(
                 tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
@@ -503,7 +502,7 @@ class RecordingWriter:
         self.inverse_bit_volts = (1.0 / template.bit_volts)[:, None]
         self.samples_written = 0
         self.clipped = 0
-        self.events: list[tuple[str, TtlEvents]] = []
+        self.events: list[tuple[int | None, TtlEvents]] = []  # (Python Processor node id or None, events)
 
     def append_block(self, data: np.ndarray, sample_numbers: np.ndarray, timestamps: np.ndarray) -> None:
         """Append processed data (num_channels, n) float32 in physical units, as the GUI would record it."""
@@ -515,29 +514,28 @@ class RecordingWriter:
         self.timestamps.append(timestamps)
         self.samples_written += int(data.shape[1])
 
-    def add_ttl(self, events: TtlEvents, *, source: str = "input") -> None:
-        """TTL events to record: `source` "input" goes to the stream's own TTL folder, "python" to the
-        Python Processor's (as the GUI would record the events a script sends)."""
-        self.events.append((source, events))
+    def add_ttl(self, events: TtlEvents, *, python_node: int | None = None) -> None:
+        """TTL events to record: the input's go to the stream's own TTL folder; those a script sent
+        (`python_node`: its processor's node id) to that Python Processor's, as the GUI records them."""
+        self.events.append((python_node, events))
 
-    def _event_folder(self, source: str, index: int) -> tuple[str, str, str]:
+    def _event_base(self, python_node: int | None) -> tuple[str, str]:
+        """(folder under events/, source processor name). The GUI names a processor's event channels
+        "<node name>-<node id>.<stream name>"."""
         stream = self.template
-        if source == "input":
-            node, base = stream.source_processor_name, stream.folder_name
-        else:
-            # Named as the GUI names a processor's own event channels: "<node>-<id>.<stream>".
-            node = "Python Processor"
-            base = f"Python_Processor-{self.python_events_node_id}.{stream.stream_name}"
-        return base, f"{base}/TTL{'_' + str(index) if index else ''}", node
+        if python_node is None:
+            return stream.folder_name, stream.source_processor_name
+        return f"Python_Processor-{python_node}.{stream.stream_name}", "Python Processor"
 
     def _write_events(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         used: dict[str, int] = {}
-        for source, events in self.events:
-            base, _, node = self._event_folder(source, 0)
+        for python_node, events in self.events:
+            source = "input" if python_node is None else "python"
+            base, node = self._event_base(python_node)
             index = used.get(base, -1) + 1
             used[base] = index
-            _, folder_name, node = self._event_folder(source, index)
+            folder_name = f"{base}/TTL{'_' + str(index) if index else ''}"
             target = self.recording_dir / "events" / folder_name
             target.mkdir(parents=True, exist_ok=True)
             signed = (events.lines.astype(np.int16) + 1) * np.where(events.states, 1, -1).astype(np.int16)

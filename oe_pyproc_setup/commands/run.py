@@ -770,24 +770,28 @@ def run(
         raise
 
 
-def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> TtlEvents:
-    """The script's TTL events, their host sample numbers (from 0) mapped back to the input's numbering."""
+def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> list[tuple[int, TtlEvents]]:
+    """The TTL events each instance's script sent, as (instance index, events), their host sample numbers
+    (from 0) mapped back to the input's numbering."""
     import numpy as np
 
     from oe_pyproc_setup.recording import TtlEvents
 
-    listed = sorted(
-        (e for i in report.get("instances", []) for e in i.get("events_emitted", [])),
-        key=lambda e: int(e.get("sample_number", 0)),
-    )
-    relative = np.array([int(e.get("sample_number", 0)) for e in listed], dtype=np.int64)
-    keep = (relative >= 0) & (relative < done)
-    numbers = plan.source.sample_numbers(0, done)[relative[keep]] if done else relative[keep]
-    return TtlEvents(
-        sample_numbers=numbers.astype(np.int64),
-        lines=np.array([int(e.get("line", 0)) for e in listed], dtype=np.int16)[keep],
-        states=np.array([bool(e.get("state")) for e in listed], dtype=bool)[keep],
-    )
+    numbering = plan.source.sample_numbers(0, done)
+    per_instance = []
+    for instance in report.get("instances", []):
+        listed = sorted(instance.get("events_emitted", []), key=lambda e: int(e.get("sample_number", 0)))
+        relative = np.array([int(e.get("sample_number", 0)) for e in listed], dtype=np.int64)
+        keep = (relative >= 0) & (relative < done)
+        if not keep.any():
+            continue
+        events = TtlEvents(
+            sample_numbers=numbering[relative[keep]].astype(np.int64),
+            lines=np.array([int(e.get("line", 0)) for e in listed], dtype=np.int16)[keep],
+            states=np.array([bool(e.get("state")) for e in listed], dtype=bool)[keep],
+        )
+        per_instance.append((int(instance.get("index", 0)), events))
+    return per_instance
 
 
 def _limits(plan: Plan) -> list[str]:
@@ -856,9 +860,8 @@ def _finish(
         if done and len(source_events):
             numbers = plan.source.sample_numbers(0, done)
             writer.add_ttl(source_events.within(int(numbers[0]), int(numbers[-1]) + 1))
-        emitted = _emitted_events(plan, report, done)
-        if len(emitted):
-            writer.add_ttl(emitted, source="python")
+        for index, emitted in _emitted_events(plan, report, done):
+            writer.add_ttl(emitted, python_node=index)
         written = writer.close()
         output_info = {
             "directory": str(written.directory),

@@ -89,14 +89,14 @@ def test_selects_streams_by_name_or_folder(make_recording) -> None:  # type: ign
 
 
 def _write_copy(stream, output: Path, python_events: TtlEvents | None = None, block: int = 697):  # type: ignore[no-untyped-def]
-    writer = RecordingWriter(output, stream, python_events_node_id=105)
+    writer = RecordingWriter(output, stream)
     for start, stop in iter_blocks(stream.num_samples, block):
         writer.append_block(
             stream.scaled_block(start, stop), stream.sample_numbers[start:stop], stream.timestamps[start:stop]
         )
     writer.add_ttl(stream.ttl)
     if python_events is not None:
-        writer.add_ttl(python_events, source="python")
+        writer.add_ttl(python_events, python_node=105)
     return writer.close()
 
 

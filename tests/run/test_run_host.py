@@ -546,3 +546,23 @@ def test_a_script_whose_init_raises_cannot_be_loaded(
     assert "ValueError: this script needs 32 channels, got 16" in result.stderr
     assert 'bad_init.py", line 3, in __init__' in result.stderr
     assert_no_traceback_from_cli(result)
+
+
+def test_events_of_each_instance_are_recorded_apart(  # type: ignore[no-untyped-def]
+    host_path: Path, test_home: Path, make_recording, tmp_path: Path
+) -> None:
+    made = make_recording(channels=2, samples=30000)
+    out = tmp_path / "out"
+    script = copy_template("ttl_threshold", tmp_path)
+    result = run_cli(
+        str(script), *host_args(host_path, test_home),
+        "--recording", str(made.folder), "--instances", "2", "--output", str(out), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["report"]
+    counts = [instance["events_emitted_count"] for instance in report["instances"]]
+    assert counts[0] > 0 and counts[0] == counts[1]  # the data passes unchanged: both see the same crossings
+    events = official(out).events
+    assert [len(events[events.processor_id == node]) for node in (0, 1)] == counts
+    first = [instance["events_emitted"][0]["sample_number"] for instance in report["instances"]]
+    assert events[events.processor_id == 1].sample_number.min() == made.streams[0].sample_numbers[first[1]]
