@@ -142,6 +142,26 @@ int main(int argc, char** argv) {
         }
         CHECK(in_place);
     }
+    // A channel-count change: blocks pass through (one warning) until reinit re-instantiates the script.
+    static std::string warnings;
+    api->set_log_callback(
+        [](void*, int level, uint64_t, const char* message) {
+            if (level == OE_PYPROC_LOG_WARNING) {
+                warnings += message;
+            }
+        },
+        nullptr);
+    std::vector<float> three(3 * kSamples, 2.0f);
+    float* three_rows[3] = {three.data(), three.data() + kSamples, three.data() + 2 * kSamples};
+    oe_pyproc_block narrow{three_rows, 3, kSamples, kSamples, 0};
+    CHECK(api->process(instance, &narrow, nullptr) == OE_PYPROC_BYPASSED);
+    CHECK(api->process(instance, &narrow, nullptr) == OE_PYPROC_BYPASSED);
+    CHECK(three[0] == 2.0f);
+    CHECK(warnings.find("block has 3 channels but the script was initialised for 16") != std::string::npos);
+    CHECK(api->reinit(instance, 3, 30000.0) == OE_PYPROC_OK);
+    CHECK(api->process(instance, &narrow, nullptr) == OE_PYPROC_OK);
+    CHECK(three[0] == 1.0f && three[3 * kSamples - 1] == 1.0f);
+    api->set_log_callback(nullptr, nullptr);
     api->destroy(instance);
     return test_result();
 }

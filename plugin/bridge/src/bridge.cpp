@@ -254,6 +254,7 @@ struct Instance {
     int64_t block_index = -1;  // index of the current/last process call
     std::string last_error;
     bool warned_kept_reference = false;
+    bool warned_channel_mismatch = false;
     Clock::time_point last_error_log{};
     uint64_t suppressed_errors = 0;
 
@@ -481,6 +482,7 @@ int instantiate(Instance& instance, PyObject* cls) {
     }
     instance.faulted.store(false);
     instance.warned_kept_reference = false;
+    instance.warned_channel_mismatch = false;
     instance.has_script.store(true);
     return OE_PYPROC_OK;
 }
@@ -839,6 +841,14 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         return OE_PYPROC_INVALID_ARGUMENT;
     }
     ++instance->block_index;
+    if (usable(*instance) && block->num_channels != instance->num_channels && !instance->warned_channel_mismatch) {
+        instance->warned_channel_mismatch = true;
+        log_message(OE_PYPROC_LOG_WARNING, instance->id,
+                    "block has " + std::to_string(block->num_channels) +
+                        " channels but the script was initialised "
+                        "for " +
+                        std::to_string(instance->num_channels) + "; blocks pass through until reinit");
+    }
     if (!usable(*instance) || block->num_channels != instance->num_channels) {
         instance->blocks_bypassed.fetch_add(1);
         out.total_ns = elapsed_ns(start, Clock::now());
