@@ -23,7 +23,7 @@ from pathlib import Path
 
 from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes
+from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
 from oe_pyproc_setup.install_manifest import (
     DefaultHomeRecord,
     InstalledFile,
@@ -235,7 +235,7 @@ def plan_install(
         )
     if layout.plugins_dir.exists() and not layout.plugins_dir.is_dir():
         raise UserFacingError(f"{layout.plugins_dir} is a file; the GUI's plugin folder was expected")
-    running = running_gui_processes()
+    running = running_gui_processes_for(layout)
     if running and not force:
         pids = ", ".join(str(p.pid) for p in running)
         raise UserFacingError(
@@ -470,7 +470,7 @@ def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
     manifest = read_manifest(layout.manifest)
     if manifest is None:
         return None
-    running = running_gui_processes()
+    running = running_gui_processes_for(layout)
     if running and not force:
         pids = ", ".join(str(p.pid) for p in running)
         raise UserFacingError(

@@ -21,7 +21,7 @@ from oe_pyproc_setup.gui import (
     RunningProcess,
     gui_binary_path,
     resolve_layout,
-    running_gui_processes,
+    running_gui_processes_for,
 )
 from oe_pyproc_setup.home import (
     HomeCandidate,
@@ -116,7 +116,7 @@ class Context:
 
     @cached_property
     def running_guis(self) -> list[RunningProcess]:
-        return running_gui_processes()
+        return running_gui_processes_for(self.layout)
 
     @cached_property
     def gui_binary(self) -> GuiBinary | None:

@@ -23,6 +23,7 @@ from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.macho_signature import read_signatures
 from oe_pyproc_setup.doctor.model import STATUSES, Check, Finding
 from oe_pyproc_setup.doctor.runner import run_checks
+from oe_pyproc_setup.gui import default_gui_root
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 CONDA_CREATE = "conda create -n oe-python-plugin -c conda-forge python=3.10 numpy scipy"
@@ -416,14 +417,15 @@ def test_entitlements_from_the_code_signature(cli: Cli, numpy_home: Path, tmp_pa
 
 
 def test_running_gui_is_a_warning_and_its_binary_is_checked(
-    cli: Cli, numpy_home: Path, tmp_path: Path, fake_gui_process: subprocess.Popen[bytes]
+    cli: Cli, numpy_home: Path, fake_gui_home: Path, fake_gui_process: subprocess.Popen[bytes]
 ) -> None:
+    # The running "GUI" uses the saved-state root of its HOME; a GUI using another root is not reported.
     code, document = doctor_json(
         cli,
         "--python-home",
         str(numpy_home),
         "--gui-root",
-        str(tmp_path / "g"),
+        str(default_gui_root("Linux", home=fake_gui_home)),
         "--check",
         "gui.running",
         "--check",

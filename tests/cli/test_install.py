@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from oe_pyproc_setup.binfmt import normalize_machine
+from oe_pyproc_setup.gui import default_gui_root
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 PLUGIN_REL = Path("lib/oe-pyproc/plugins-api10/oe-pyproc")
@@ -270,18 +271,30 @@ def test_dry_runs_change_nothing(cli: Cli, plugin_env: Path, used_gui_root: Path
 
 
 def test_refused_while_the_gui_runs_unless_forced(
-    cli: Cli, plugin_env: Path, used_gui_root: Path, fake_gui_process: subprocess.Popen[bytes]
+    cli: Cli,
+    plugin_env: Path,
+    used_gui_root: Path,
+    fake_gui_home: Path,
+    fake_gui_process: subprocess.Popen[bytes],
 ) -> None:
-    before = tree_snapshot(used_gui_root)
-    refused = install(cli, plugin_env, used_gui_root)
+    # The running "GUI" uses the saved-state root of its HOME: install into that very root.
+    root = default_gui_root("Linux", home=fake_gui_home)
+    root.parent.mkdir(parents=True)
+    shutil.copytree(used_gui_root, root)
+    before = tree_snapshot(root)
+    refused = install(cli, plugin_env, root)
     assert refused.returncode == 1
     assert f"running (pid {fake_gui_process.pid}" in refused.stderr and "--force" in refused.stderr
-    assert tree_snapshot(used_gui_root) == before
-    forced = install(cli, plugin_env, used_gui_root, "--force")
+    assert tree_snapshot(root) == before
+    # The same running GUI does not block a root it does not use.
+    elsewhere = install(cli, plugin_env, used_gui_root)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert uninstall(cli, used_gui_root).returncode == 0
+    forced = install(cli, plugin_env, root, "--force")
     assert forced.returncode == 0 and "Warning: the GUI is running" in forced.stdout
-    assert uninstall(cli, used_gui_root).returncode == 1
-    assert uninstall(cli, used_gui_root, "--force").returncode == 0
-    assert tree_snapshot(used_gui_root) == before
+    assert uninstall(cli, root).returncode == 1
+    assert uninstall(cli, root, "--force").returncode == 0
+    assert tree_snapshot(root) == before
 
 
 def test_missing_gui_folder_is_explained(cli: Cli, plugin_env: Path, tmp_path: Path) -> None:
