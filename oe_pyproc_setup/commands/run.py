@@ -54,6 +54,8 @@ PLOT_KEEP_SECONDS = 60.0
 PLOT_CHANNELS = 4
 EXIT_INTERRUPTED = 130
 HOST_LOG_PREFIX = "oe-pyproc-host: ["
+# The last this many bytes of the script's printed output are kept for the report.
+SCRIPT_OUTPUT_LIMIT = 1 << 20
 HOST_EXIT_MEANINGS = {
     2: "the host rejected its arguments",
     3: "the Python Home cannot run scripts",
@@ -285,9 +287,15 @@ def _read_output(plan: Plan, pipe: IO[bytes], sink: OutputSink, shared: _Shared)
             pipe.close()
 
 
-def _collect(pipe: IO[bytes], into: list[bytes]) -> None:
+def _collect(pipe: IO[bytes], into: list[bytes], limit: int | None = None) -> None:
+    """Reader thread for the host's stdout/stderr; with `limit`, only the last `limit` bytes are kept (a
+    script printing every block of an hour-long recording must not fill the memory)."""
+    kept = 0
     for chunk in iter(lambda: pipe.read(1 << 16), b""):
         into.append(chunk)
+        kept += len(chunk)
+        while limit is not None and kept - len(into[0]) >= limit:
+            kept -= len(into.pop(0))
 
 
 def _stop_host(process: subprocess.Popen[bytes], shared: _Shared) -> None:
@@ -303,11 +311,11 @@ def _stop_host(process: subprocess.Popen[bytes], shared: _Shared) -> None:
 
 
 def _wait_with_progress(
-    process: subprocess.Popen[bytes], total: int, progress_of: Callable[[], int], show: bool
+    process: subprocess.Popen[bytes], total: int, progress_of: Callable[[], int], show: bool, label: str
 ) -> None:
     with click.progressbar(
         length=max(total, 1),
-        label="Running",
+        label=label,
         file=sys.stderr if show else io.StringIO(),
         show_percent=True,
         show_eta=True,
@@ -365,7 +373,9 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
         stderr_chunks: list[bytes] = []
         threads = [
             threading.Thread(target=_collect, args=(process.stdout, stdout_chunks), daemon=True),
-            threading.Thread(target=_collect, args=(process.stderr, stderr_chunks), daemon=True),
+            threading.Thread(
+                target=_collect, args=(process.stderr, stderr_chunks, SCRIPT_OUTPUT_LIMIT), daemon=True
+            ),
             threading.Thread(target=_feed_input, args=(plan.source, process.stdin, shared), daemon=True),
         ]
         if read_end >= 0:
@@ -381,7 +391,9 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
 
         interrupted = False
         try:
-            _wait_with_progress(process, plan.num_samples, progress, show_progress)
+            _wait_with_progress(
+                process, plan.num_samples, progress, show_progress, f"Running {plan.script.name}"
+            )
         except KeyboardInterrupt:
             interrupted = True
             if show_progress:
