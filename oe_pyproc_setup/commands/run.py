@@ -518,6 +518,26 @@ def _describe_input(plan: Plan) -> str:
     )
 
 
+def _input_sample(plan: Plan, host_sample: Any) -> Any:
+    """The input's own sample number for the host's (counted from 0), as a recording numbers its samples."""
+    if isinstance(host_sample, int) and 0 <= host_sample < plan.num_samples:
+        return int(plan.source.sample_numbers(host_sample, host_sample + 1)[0])
+    return host_sample
+
+
+def _script_output_lines(stderr: str, report: dict[str, Any]) -> list[str]:
+    """What the script printed: the host's own log messages are left out, they are in the report already
+    (warnings, and errors with their traceback); --json keeps everything."""
+    text = stderr
+    for error in report.get("errors", []):
+        traceback_text = str(error.get("traceback") or "")
+        if traceback_text.strip():
+            text = text.replace(traceback_text, "")
+    return [
+        line for line in text.strip().splitlines() if line.strip() and not line.startswith(HOST_LOG_PREFIX)
+    ]
+
+
 def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[str, Any]) -> None:
     echo = click.echo
     report = run.report or {}
@@ -557,14 +577,24 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
             f"max {_fmt_us(overhead.get('max'))}; blocks processed {instance.get('blocks_processed', 0)}, "
             f"bypassed {instance.get('blocks_bypassed', 0)}{state}"
         )
-    echo(f"Verdict: {verdict.text}" if verdict else "Verdict: no block reached the script, nothing to judge")
+    if verdict is None:
+        echo("Verdict: no block reached the script, nothing to judge")
+    else:
+        ran = [int(i.get("blocks_processed", 0)) for i in report.get("instances", [])]
+        total = int(stream.get("blocks") or 0)
+        partial = (
+            f" (judged on the {min(ran)} of {total} blocks the script ran)"
+            if ran and min(ran) < total
+            else ""
+        )
+        echo(f"Verdict: {verdict.text}{partial}")
     emitted = sum(int(i.get("events_emitted_count", 0)) for i in report.get("instances", []))
     echo(f"TTL events emitted by the script: {emitted}")
     listed = [e for i in report.get("instances", []) for e in i.get("events_emitted", [])]
     for event in listed[:5]:
         echo(
             f"  line {event.get('line')} {'on ' if event.get('state') else 'off'} at sample "
-            f"{event.get('sample_number')} (block {event.get('block')})"
+            f"{_input_sample(plan, event.get('sample_number'))} (block {event.get('block')})"
         )
     if emitted > 5:
         echo(f"  … and {emitted - 5} more")
@@ -574,7 +604,9 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
         for error in errors[:5]:
             where = f"block {error['block']}" if error.get("block") is not None else "outside any block"
             first = (
-                f", first sample {error['sample_number']}" if error.get("sample_number") is not None else ""
+                f", first sample {_input_sample(plan, error['sample_number'])}"
+                if error.get("sample_number") is not None
+                else ""
             )
             echo(
                 f"- {error.get('method') or '?'}() of instance {error.get('instance')}, {where}{first}: "
@@ -591,8 +623,7 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
         for warning in warnings[:10]:
             where = f"block {warning['block']}: " if warning.get("block") is not None else ""
             echo(f"- {where}{warning.get('message')}")
-    # The host's own log lines are in the report already (warnings, errors); --json keeps them all.
-    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith(HOST_LOG_PREFIX)]
+    lines = _script_output_lines(run.stderr, report)
     if lines:
         echo(f"\nScript output ({_count(len(lines), 'line')}{', the last 20' if len(lines) > 20 else ''}):")
         echo("  " + "\n  ".join(lines[-20:]))

@@ -566,3 +566,31 @@ def test_events_of_each_instance_are_recorded_apart(  # type: ignore[no-untyped-
     assert [len(events[events.processor_id == node]) for node in (0, 1)] == counts
     first = [instance["events_emitted"][0]["sample_number"] for instance in report["instances"]]
     assert events[events.processor_id == 1].sample_number.min() == made.streams[0].sample_numbers[first[1]]
+
+
+def test_errors_name_the_recordings_sample_numbers(  # type: ignore[no-untyped-def]
+    host_path: Path, test_home: Path, make_recording, tmp_path: Path
+) -> None:
+    made = make_recording(channels=2, samples=30000)  # its first sample number is 12345
+    script = write_script(
+        tmp_path,
+        "raises_late.py",
+        """
+        class PyProcessor:
+            def __init__(self, processor, num_channels, sample_rate):
+                self.blocks = 0
+
+            def process(self, data):
+                self.blocks += 1
+                if self.blocks == 6:
+                    raise KeyError("gain")
+        """,
+    )
+    result = run_cli(str(script), *host_args(host_path, test_home), "--recording", str(made.folder))
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if line.startswith("- process() of instance 0"))
+    first = int(line.split("first sample ")[1].split(":")[0])
+    assert 12345 + 5 * 696 <= first <= 12345 + 5 * 698, line
+    assert "KeyError: 'gain'" in line
+    assert "Script output" not in result.stdout  # the traceback is shown once, under Errors
+    assert "(judged on the 6 of 4" in result.stdout  # blocks 0-5 ran (the 6th raised), then bypassed
