@@ -439,8 +439,17 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(  # type: ignore[no-untyped-
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4.0)  # host started, some blocks processed (≈ 20 ms each)
+    # Wait until processed data has come back (the output being written beside `out`), then interrupt.
+    deadline = time.monotonic() + 120
+    written = 0
+    while written < 4 * 2 * 20 * 697 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        written = sum(
+            p.stat().st_size
+            for p in tmp_path.glob(".out.*.partial/experiment1/recording1/continuous/*/*.dat")
+        )
     assert process.poll() is None, process.communicate()
+    assert written > 0
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
