@@ -74,7 +74,8 @@ def test_every_template_runs_cleanly_on_a_recording(  # type: ignore[no-untyped-
     (instance,) = report["instances"]
     assert instance["blocks_processed"] == report["stream"]["blocks"] > 80 and not instance["faulted"]
     assert report["stream"]["samples"] == 60000 and document["samples_done"] == 60000
-    assert document["verdict"]["fits"] is True
+    # A verdict on every processed block; whether it fits is timing, which tests do not assert.
+    assert document["verdict"]["p99_budget_percent"] > 0 and document["verdict"]["text"]
     assert document["input"]["ttl_events"] == 4
 
     recorded = official(out)
@@ -110,7 +111,7 @@ def test_every_template_runs_cleanly_on_synthetic_data(
     script = copy_template(template, tmp_path)
     result = run_cli(str(script), *host_args(host_path, test_home), "--seconds", "1", "--channels", "4")
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "Verdict: fits" in result.stdout
+    assert "23.23 ms" in next(line for line in result.stdout.splitlines() if line.startswith("Verdict: "))
     assert "Errors:" not in result.stdout
     assert "Input:  synthetic (seeded), 4 ch at 30000 Hz, 1.00 s" in result.stdout
 
@@ -215,7 +216,7 @@ def test_static_warnings_are_shown_and_the_run_goes_on(
     assert result.returncode == 0, result.stderr
     assert f"{script}:6:9: warning: `data = ...` in process() rebinds" in result.stderr
     assert f"{script}:8:5: warning: PyProcessor.handle_ttl is never called" in result.stderr
-    assert "Verdict: fits" in result.stdout
+    assert "23.23 ms" in next(line for line in result.stdout.splitlines() if line.startswith("Verdict: "))
 
 
 def test_a_home_that_cannot_run(host_path: Path, tmp_path: Path) -> None:
