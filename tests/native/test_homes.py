@@ -268,3 +268,27 @@ def test_python_is_never_finalised(home: Path, tmp_path: Path) -> None:
     lines = [result.instance(i)["events_emitted"][0]["line"] for i in range(2)]
     assert lines == [1, 2]  # one interpreter: the second instance saw the first's import
     assert not marker.exists()
+
+
+def test_installed_layout_runs_from_the_prefix(homes: dict[str, Path], tmp_path: Path) -> None:
+    """DESIGN §5 layout from `cmake --install`; the installed host finds the installed bridges."""
+    prefix = tmp_path / "prefix"
+    subprocess.run(
+        ["cmake", "--install", str(BUILD), "--prefix", str(prefix)], check=True, capture_output=True
+    )
+    plugin_dir = prefix / "lib" / "oe-pyproc" / "plugins-api10" / "oe-pyproc"
+    metadata = json.loads((plugin_dir / "oe-pyproc-plugin.json").read_text())
+    assert sorted(path.name for path in plugin_dir.iterdir()) == sorted(
+        ["oe-pyproc-plugin.json", *metadata["bridges"].values()]
+    )
+    script = write_script(tmp_path, "noop.py", NOOP)
+    host = prefix / "bin" / "oe-pyproc-host"
+    arguments = ["--python-home", str(homes["3.12"]), "--no-default-home", "--script", str(script), "--json"]
+    completed = subprocess.run(
+        [str(host), *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["home"]["bridge"] == str(plugin_dir / "oe_pyproc_bridge_cp312.so")
