@@ -177,6 +177,7 @@ def bench_home(build: Path, home: Path, iterations: int, quick: bool) -> list[st
             f"uncontended mutex {us(mutex)} | {ratio(gil, mutex)} | n/a | ≤ 50 µs: "
             f"{'met' if gil <= 50000 else 'NOT met'} |"
         )
+        lines.append(bench_gil_with_busy_thread(build, home, work))
         lines.append(bench_realtime(build, home, work))
         lines.append("")
         lines.append(
@@ -241,6 +242,36 @@ def bench_bandpass(build: Path, home: Path, work: Path) -> str:
         f"bare `sosfilt` with `zi` {us(bare['median_ns'])} | {ratio(hosted_ns, bare['median_ns'])} | n/a | "
         f"≤ 1.1×; block-wise = whole-signal: {'yes' if equal else 'NO'} "
         f"(max diff {bare['max_abs_diff']:.2g} of {bare['scale']:.3g}) |"
+    )
+
+
+BUSY_THREAD = """
+import threading
+
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        threading.Thread(target=self.spin, daemon=True).start()
+
+    def spin(self):
+        count = 0
+        while True:
+            count += 1
+
+    def process(self, data):
+        pass
+"""
+
+
+def bench_gil_with_busy_thread(build: Path, home: Path, work: Path) -> str:
+    script = work / "busy.py"
+    script.write_text(BUSY_THREAD)
+    report = run_host(build, home, "--script", str(script), "--channels", "384", "--duration", "2")
+    wait = report["instances"][0]["timing_us"]["gil_wait"]
+    return (
+        f"| P5b | GIL wait with a script thread spinning in pure Python (median / p99) | "
+        f"{wait['median']:.0f} / {wait['p99']:.0f} µs | switch interval set by the bridge 500 µs "
+        f"(Python's default 5000 µs) | {wait['median'] / 500:.2f}× | n/a | informative |"
     )
 
 

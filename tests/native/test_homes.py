@@ -208,6 +208,7 @@ class PyProcessor:
             ignore_environment=sys.flags.ignore_environment, cwd=os.getcwd(),
             sigint_caught=bool(caught_signals() & (1 << 1)), signal_imported='signal' in sys.modules,
             numpy_file=numpy.__file__, dont_write_bytecode=sys.dont_write_bytecode,
+            switch_interval=sys.getswitchinterval(),
         )
         with open(OUT, "w") as stream:
             json.dump(info, stream)
@@ -241,6 +242,7 @@ def test_venv_home_uses_only_the_venv_packages_and_is_isolated(
     assert info["isolated"] == 1 and info["no_user_site"] == 1 and info["ignore_environment"] == 1
     assert info["sigint_caught"] is False  # install_signal_handlers=0: no KeyboardInterrupt handler
     assert info["dont_write_bytecode"] is True
+    assert info["switch_interval"] == 0.0005  # bounds the audio thread's wait behind a script thread
 
 
 def test_python_is_never_finalised(home: Path, tmp_path: Path) -> None:
