@@ -14,7 +14,7 @@ import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -82,6 +82,32 @@ def run_host(
         assert report["schema"] == 1
         assert report["exit_code"] == completed.returncode
     return HostResult(completed.returncode, report, stdout, stderr)
+
+
+NOOP = """
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        pass
+
+    def process(self, data):
+        pass
+"""
+
+
+def run_host_with_reload(*args: str | Path, home: Path, edit: Callable[[], None]) -> HostResult:
+    """Runs the host with --reload-wait-stdin; calls edit() while it waits, then lets it reload."""
+    command = [str(HOST), "--python-home", str(home), "--no-default-home", "--json", "--reload-wait-stdin"]
+    command += [str(arg) for arg in args]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stderr is not None
+        while "waiting for stdin to reload" not in process.stderr.readline().decode():
+            assert process.poll() is None, "the host ended before asking to reload"
+        edit()
+        stdout, stderr = process.communicate(b"\n", timeout=60)
+    report = json.loads(stdout)
+    return HostResult(process.returncode, report, stdout.decode(), stderr.decode())
 
 
 def write_script(folder: Path, name: str, body: str) -> Path:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from native_helpers import BUILD, read_channel_major, run_host, write_channel_major, write_script
+from native_helpers import BUILD, NOOP, read_channel_major, run_host, write_channel_major, write_script
 
 SHAPE_CHECK = """
 class PyProcessor:
@@ -299,16 +299,6 @@ def test_raw_int16_input_with_scale_and_events_file(home: Path, tmp_path: Path) 
     assert seen["rows"] == [[0.5 * (c * 100 + s) for s in range(300)] for c in range(2)]
     assert seen["ttl"] == [[5, 1, True], [150, 1, False], [299, 2, True]]
     assert result.report is not None and result.report["stream"]["samples"] == 300
-
-
-NOOP = """
-class PyProcessor:
-    def __init__(self, processor, num_channels, sample_rate):
-        pass
-
-    def process(self, data):
-        pass
-"""
 
 
 @pytest.mark.parametrize(

@@ -9,16 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from native_helpers import BUILD, FULL_VERSIONS, PYENV_VERSIONS, base_python, run_host, write_script
-
-NOOP = """
-class PyProcessor:
-    def __init__(self, processor, num_channels, sample_rate):
-        pass
-
-    def process(self, data):
-        pass
-"""
+from native_helpers import BUILD, FULL_VERSIONS, NOOP, PYENV_VERSIONS, base_python, run_host, write_script
 
 
 def make_venv(path: Path, version: str) -> Path:

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from native_helpers import HOST, read_channel_major, run_host, write_channel_major, write_script
+from native_helpers import (
+    read_channel_major,
+    run_host,
+    run_host_with_reload,
+    write_channel_major,
+    write_script,
+)
 
 GAIN = """
 class PyProcessor:
@@ -158,41 +162,28 @@ def test_reload_picks_up_changes_in_the_script_and_its_helpers(home: Path, tmp_p
     source = tmp_path / "in.f32"
     write_channel_major(source, 1, 1000, 1000, lambda c, s: 1.0)
     output = tmp_path / "out.f32"
-    command = [
-        str(HOST),
-        "--python-home",
-        str(home),
-        "--no-default-home",
-        "--json",
-        "--script",
-        str(script),
-        "--channels",
-        "1",
-        "--chunk",
-        "1000",
-        "--block-size",
-        "100",
-        "--block-jitter",
-        "0",
-        "--input",
-        str(source),
-        "--output",
-        str(output),
-        "--reload-at-block",
-        "4",
-        "--reload-wait-stdin",
-    ]
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
-        assert process.stderr is not None
-        while "waiting for stdin to reload" not in process.stderr.readline().decode():
-            assert process.poll() is None
+    flags = ["--channels", "1", "--chunk", "1000", "--block-size", "100", "--block-jitter", "0"]
+
+    def edit() -> None:
         helper.write_text("GAIN = 5\nLINE = 6\n")
         script.write_text(script.read_text().replace("data *= gain_helper.GAIN", "data *= -gain_helper.GAIN"))
-        stdout, _ = process.communicate(b"\n", timeout=60)
-    assert process.returncode == 0
-    report = json.loads(stdout)
+
+    result = run_host_with_reload(
+        "--script",
+        script,
+        "--input",
+        source,
+        "--output",
+        output,
+        "--reload-at-block",
+        "4",
+        *flags,
+        home=home,
+        edit=edit,
+    )
+    assert result.returncode == 0, result.stderr
+    report = result.report
+    assert report is not None
     lines = [event["line"] for event in report["instances"][0]["events_emitted"]]
     assert lines == [4] * 4 + [6] * 6
     [row] = read_channel_major(output, 1, 1000)

@@ -3,11 +3,15 @@ audio thread); exceptions from every script method, bypass policy, reload recove
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from native_helpers import HOST, read_channel_major, run_host, write_channel_major, write_script
+from native_helpers import (
+    read_channel_major,
+    run_host,
+    run_host_with_reload,
+    write_channel_major,
+    write_script,
+)
 
 THREADED = """
 import threading
@@ -241,47 +245,13 @@ def test_exception_in_init_or_syntax_error_fails_the_load(home: Path, tmp_path: 
     assert "defines no class PyProcessor" in result.report["fatal"]["message"]
 
 
-def wait_for_reload_prompt(process: subprocess.Popen[bytes]) -> None:
-    assert process.stderr is not None
-    while True:
-        line = process.stderr.readline().decode()
-        assert line, "host ended before asking to reload"
-        if "waiting for stdin to reload" in line:
-            return
-
-
 def test_reload_with_a_fixed_script_recovers_during_acquisition(home: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path, "flaky.py", RAISES_AT_BLOCK_5)
     source = ramp_input(tmp_path, 2, 2000)
     output = tmp_path / "out.f32"
-    command = [
-        str(HOST),
-        "--python-home",
-        str(home),
-        "--no-default-home",
-        "--json",
-        "--script",
-        str(script),
-        "--channels",
-        "2",
-        "--block-size",
-        "100",
-        "--block-jitter",
-        "0",
-        "--chunk",
-        "1000",
-        "--input",
-        str(source),
-        "--output",
-        str(output),
-        "--reload-at-block",
-        "10",
-        "--reload-wait-stdin",
-    ]
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
-        wait_for_reload_prompt(process)
+    flags = ["--channels", "2", "--block-size", "100", "--block-jitter", "0", "--chunk", "1000"]
+
+    def fix_script() -> None:
         write_script(
             tmp_path,
             "flaky.py",
@@ -294,9 +264,23 @@ def test_reload_with_a_fixed_script_recovers_during_acquisition(home: Path, tmp_
                     data *= 3
             """,
         )
-        stdout, _ = process.communicate(b"\n", timeout=60)
-    assert process.returncode == 1  # the error before the reload is still reported
-    report = json.loads(stdout)
+
+    result = run_host_with_reload(
+        "--script",
+        script,
+        "--input",
+        source,
+        "--output",
+        output,
+        "--reload-at-block",
+        "10",
+        *flags,
+        home=home,
+        edit=fix_script,
+    )
+    assert result.returncode == 1  # the error before the reload is still reported
+    report = result.report
+    assert report is not None
     assert [error["block"] for error in report["errors"]] == [5]
     instance = report["instances"][0]
     assert instance["faulted"] is False
