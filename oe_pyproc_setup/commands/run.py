@@ -202,7 +202,7 @@ def _feed_input(source: RunInput, pipe: IO[bytes], shared: _Shared) -> None:
             if shared.stop.is_set():
                 break
             stop = min(start + CHUNK_SAMPLES, source.num_samples)
-            pipe.write(source.chunk(start, stop).tobytes())
+            pipe.write(source.chunk(start, stop).data.cast("B"))  # the array's own memory, no copy to bytes
             shared.fed = stop
     except OSError:
         pass  # the host ended early (broken pipe); its report says why
