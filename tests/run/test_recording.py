@@ -278,3 +278,13 @@ def test_empty_stream_opens_and_corrupt_npy_is_named(make_recording) -> None:  #
     with pytest.raises(RecordingError) as raised:
         open_recording(made.folder)
     assert str(numbers) in _message(raised) and "truncated or corrupt" in _message(raised)
+
+
+@pytest.mark.parametrize("count", [0, 1, 255, 256, 257, 4096, 5000])
+def test_channel_major_is_the_transpose(count: int) -> None:
+    from oe_pyproc_setup.recording import channel_major
+
+    samples = np.random.default_rng(count).integers(-30000, 30000, size=(count, 7)).astype("<i2")
+    result = channel_major(samples[:, :5])  # a strided view, as a channel subset of a memory map is
+    assert result.flags.c_contiguous and result.dtype == np.dtype("<i2")
+    assert np.array_equal(result, samples[:, :5].T)
