@@ -60,3 +60,38 @@ def test_verdicts() -> None:
     assert "over by 10.00 ms" in slow.text
 
     assert judge({"instances": [{"blocks_processed": 0}]}, 20.0) is None
+
+
+@pytest.mark.parametrize("per_block", [True, False])
+def test_plot_from_a_report_with_and_without_block_times(per_block: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from oe_pyproc_setup.commands.run import HostRun, OutputSink, Plan
+    from oe_pyproc_setup.hostfind import FoundHost
+    from oe_pyproc_setup.recording import SyntheticInput
+    from oe_pyproc_setup.runplot import save_plot
+    from oe_pyproc_setup.script_check import check_source
+
+    source = SyntheticInput(3, 30000.0, 30000)
+    plan = Plan(
+        script=tmp_path / "s.py",
+        check=check_source("class PyProcessor:\n    pass\n", tmp_path / "s.py"),
+        host=FoundHost(tmp_path / "host", "--host"),
+        python_home=None,
+        source=source,
+        recording=None,
+        block=697,
+        instances=1,
+        gui_root=None,
+        api=10,
+        output_dir=None,
+        plot_path=tmp_path / "plot.png",
+    )
+    sink = OutputSink(plan, None)
+    sink.consume(source.chunk(0, 30000) * 0.5, 0)
+    instance = {"index": 0, "timing_us": {"budget_percent": {"median": 1.0, "p99": 3.0, "max": 9.0}}}
+    if per_block:
+        instance["block_budget_percent"] = [1.0 + (b % 7) for b in range(43)]
+    run = HostRun(exit_code=0, report={}, stderr="", interrupted=False, samples_received=30000, command=[])
+    save_plot(plan, run, sink, {"instances": [instance]}, plan.plot_path)
+    data = plan.plot_path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
