@@ -684,6 +684,7 @@ class RunInput:
     num_samples: int
     events: TtlEvents  # input TTL events in the processed range, in the input's sample numbers
     int16_scale: float | None  # feed int16 with this one scale, else float32
+    other_streams: tuple[str, ...] = ()  # a recording's streams not chosen, for the report
 
     @property
     def channels(self) -> int:

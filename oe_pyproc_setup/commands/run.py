@@ -508,9 +508,11 @@ def _describe_input(plan: Plan) -> str:
     seconds = plan.num_samples / plan.sample_rate
     if plan.recording is not None:
         stream = source.template
+        others = source.other_streams
+        choice = f" (--stream for the others: {', '.join(others)})" if others else ""
         return (
             f"recording stream {stream.stream_name!r} ({stream.folder_name}), {plan.channels} ch at "
-            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {_count(len(source.events), 'TTL event')}"
+            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {_count(len(source.events), 'TTL event')}{choice}"
         )
     return (
         f"synthetic (seeded), {plan.channels} ch at {plan.sample_rate:g} Hz, {seconds:.2f} s, "
@@ -670,7 +672,9 @@ def _make_source(
     )
     if total <= 0:
         raise RecordingError(f"--seconds {seconds:g} is shorter than one sample at {stream.sample_rate:g} Hz")
-    return StreamInput(stream, wanted, total)
+    source = StreamInput(stream, wanted, total)
+    source.other_streams = tuple(name for name in opened.stream_names() if name != stream.stream_name)
+    return source
 
 
 @click.command("run")

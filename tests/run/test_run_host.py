@@ -280,6 +280,19 @@ def test_broken_recordings_give_clear_errors(
     script = copy_template("processor", tmp_path)
     made = make_recording(channels=4, samples=3000)
 
+    two = make_recording(channels=2, samples=3000, streams=("ProbeA-AP", "ProbeA-LFP"))
+    lfp = run_cli(
+        str(script),
+        *host_args(host_path, test_home),
+        "--recording",
+        str(two.folder),
+        "--stream",
+        "ProbeA-LFP",
+    )
+    assert lfp.returncode == 0 and "Input:  recording stream 'ProbeA-LFP'" in lfp.stdout
+    first = run_cli(str(script), *host_args(host_path, test_home), "--recording", str(two.folder))
+    assert "'ProbeA-AP'" in first.stdout and "(--stream for the others: ProbeA-LFP)" in first.stdout
+
     no_stream = run_cli(
         str(script), *host_args(host_path, test_home), "--recording", str(made.folder), "--stream", "ProbeZ"
     )
