@@ -32,7 +32,7 @@ nice -n 10 cmake --build build/native -j2
 mapfile -t sources < <(git ls-files 'plugin/loader/*.cpp' 'plugin/loader/*.h' 'plugin/bridge/*.cpp' \
   'plugin/bridge/*.h' 'plugin/host/*.cpp' 'plugin/host/*.h' 'plugin/tests/test_json_reader.cpp' \
   'plugin/tests/test_bridge_allocations.cpp' 'plugin/tests/test_dlopen_local.cpp' 'plugin/tests/gui_sim_plugin.cpp' \
-  'plugin/tests/test_support.h' 'plugin/tests/test_thread_states.cpp' 'plugin/bench/*.cpp')
+  'plugin/tests/test_support.h' 'plugin/tests/test_thread_states.cpp' 'plugin/tests/test_binary_architectures.cpp' 'plugin/bench/*.cpp')
 clang-format --style=file:plugin/.clang-format --dry-run --Werror "${sources[@]}"
 
 "$PY" -m ruff check tests/native benchmarks/native

@@ -42,7 +42,7 @@ struct HomeInfo {
     std::string version;      // "3.10" (from lib/python3.X or pyvenv.cfg)
     int major = 0, minor = 0;
     std::string libpython;  // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows python3X.dll)
-    std::string arch;       // of the interpreter binary: "x86_64", "aarch64", ... ("" if unknown)
+    std::string arch;       // of the interpreter: "x86_64", "aarch64"; universal: "x86_64,aarch64"; "" unknown
     std::string numpy_dir;  // site-packages/numpy found by scanning, "" if not found
 };
 
@@ -90,7 +90,10 @@ std::string default_gui_root();
 
 // File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.so".
 std::string bridge_file_name(int major, int minor);
-// CPU architecture this process runs as ("x86_64", "aarch64", ...).
+// Architectures in an executable or library: ELF, Mach-O (thin or universal) or PE, from its header;
+// names "x86_64", "aarch64", "i686", ...; empty when the format is not recognised.
+std::vector<std::string> binary_architectures(const std::string& path);
+// CPU architecture this process runs as ("x86_64", "aarch64", ...; under Rosetta: x86_64).
 std::string process_arch();
 
 // The process-wide Python runtime: libpython (global symbols) + the bridge (local). One per process; the

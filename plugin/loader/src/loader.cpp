@@ -87,28 +87,6 @@ bool is_dir(const fs::path& path) {
     return fs::is_directory(path, error);
 }
 
-// ELF e_machine of a file → architecture name; "" if not ELF/unknown.
-std::string elf_arch(const fs::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    unsigned char header[20] = {};
-    if (!stream.read(reinterpret_cast<char*>(header), sizeof(header))) {
-        return "";
-    }
-    if (header[0] != 0x7F || header[1] != 'E' || header[2] != 'L' || header[3] != 'F') {
-        return "";
-    }
-    const bool little = header[5] == 1;
-    const unsigned machine = little ? (header[18] | (header[19] << 8)) : ((header[18] << 8) | header[19]);
-    switch (machine) {
-        case 0x3E: return "x86_64";
-        case 0xB7: return "aarch64";
-        case 0x03: return "i686";
-        case 0x28: return "armv7l";
-        case 0x15: return "ppc64le";
-        default: return "elf-machine-" + std::to_string(machine);
-    }
-}
-
 std::string shared_library_suffix() {
 #if defined(_WIN32)
     return ".dll";
@@ -222,6 +200,85 @@ std::string last_line(const std::string& text) {
 }
 
 }  // namespace
+
+namespace {
+
+uint32_t read_u32(const unsigned char* bytes, bool little) {
+    return little
+               ? (uint32_t(bytes[0]) | uint32_t(bytes[1]) << 8 | uint32_t(bytes[2]) << 16 | uint32_t(bytes[3]) << 24)
+               : (uint32_t(bytes[3]) | uint32_t(bytes[2]) << 8 | uint32_t(bytes[1]) << 16 | uint32_t(bytes[0]) << 24);
+}
+
+std::string elf_machine_name(unsigned machine) {
+    switch (machine) {
+        case 0x3E: return "x86_64";
+        case 0xB7: return "aarch64";
+        case 0x03: return "i686";
+        case 0x28: return "armv7l";
+        case 0x15: return "ppc64le";
+        default: return "elf-machine-" + std::to_string(machine);
+    }
+}
+
+std::string macho_cpu_name(uint32_t cpu) {
+    switch (cpu) {
+        case 0x01000007: return "x86_64";
+        case 0x0100000C: return "aarch64";  // arm64
+        case 0x00000007: return "i686";
+        case 0x0000000C: return "armv7l";
+        default: return "macho-cpu-" + std::to_string(cpu);
+    }
+}
+
+std::string pe_machine_name(unsigned machine) {
+    switch (machine) {
+        case 0x8664: return "x86_64";
+        case 0xAA64: return "aarch64";
+        case 0x014C: return "i686";
+        default: return "pe-machine-" + std::to_string(machine);
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> binary_architectures(const std::string& path) {
+    std::ifstream stream(path, std::ios::binary);
+    std::vector<unsigned char> head(4096, 0);
+    stream.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+    const size_t size = static_cast<size_t>(stream.gcount());
+    if (size < 8) {
+        return {};
+    }
+    const unsigned char* bytes = head.data();
+    if (size >= 20 && bytes[0] == 0x7F && bytes[1] == 'E' && bytes[2] == 'L' && bytes[3] == 'F') {
+        const bool little = bytes[5] == 1;
+        return {elf_machine_name(little ? (bytes[18] | bytes[19] << 8) : (bytes[18] << 8 | bytes[19]))};
+    }
+    const uint32_t magic_le = read_u32(bytes, true);
+    if (magic_le == 0xFEEDFACF || magic_le == 0xFEEDFACE) {  // thin Mach-O, little-endian
+        return {macho_cpu_name(read_u32(bytes + 4, true))};
+    }
+    const uint32_t magic_be = read_u32(bytes, false);
+    if (magic_be == 0xCAFEBABE || magic_be == 0xCAFEBABF) {  // universal: big-endian fat header
+        const uint32_t count = read_u32(bytes + 4, false);
+        const size_t entry = magic_be == 0xCAFEBABF ? 32 : 20;  // fat_arch_64 / fat_arch
+        if (count == 0 || count > 16 || 8 + count * entry > size) {
+            return {};  // also Java class files share 0xCAFEBABE
+        }
+        std::vector<std::string> archs;
+        for (uint32_t k = 0; k < count; ++k) {
+            archs.push_back(macho_cpu_name(read_u32(bytes + 8 + k * entry, false)));
+        }
+        return archs;
+    }
+    if (bytes[0] == 'M' && bytes[1] == 'Z' && size >= 0x40) {
+        const uint32_t pe_offset = read_u32(bytes + 0x3C, true);
+        if (pe_offset + 6 <= size && std::memcmp(bytes + pe_offset, "PE\0\0", 4) == 0) {
+            return {pe_machine_name(bytes[pe_offset + 4] | bytes[pe_offset + 5] << 8)};
+        }
+    }
+    return {};
+}
 
 std::string bridge_file_name(int major, int minor) {
     return "oe_pyproc_bridge_cp" + std::to_string(major) + std::to_string(minor) + shared_library_suffix();
@@ -385,7 +442,9 @@ std::string inspect_home(const std::string& path_text, HomeInfo& info) {
         return "no shared library " + names.front() + " in " + (base / "lib").string() +
                ": this Python was built without --enable-shared and cannot be embedded";
     }
-    info.arch = elf_arch(fs::canonical(info.executable, error));
+    for (const auto& arch : binary_architectures(fs::canonical(info.executable, error).string())) {
+        info.arch += (info.arch.empty() ? "" : ",") + arch;
+    }
     // numpy by scanning (the subprocess check confirms it imports).
     std::vector<fs::path> site_dirs = {path / "lib" / ("python" + info.version) / "site-packages"};
     if (info.is_venv && pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
@@ -420,7 +479,8 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
         return validation;
     }
     const std::string arch = process_arch();
-    if (!info.arch.empty() && !arch.empty() && info.arch != arch) {
+    const std::string archs = "," + info.arch + ",";
+    if (!info.arch.empty() && !arch.empty() && archs.find("," + arch + ",") == std::string::npos) {
         validation.reason = info.path + " is built for " + info.arch + " but this process runs as " + arch +
                             ": use a " + arch + " Home";
         return validation;
