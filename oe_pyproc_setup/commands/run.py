@@ -16,12 +16,13 @@ import io
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -332,6 +333,28 @@ def _wait_with_progress(
             time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGHUP: the terminal closed) stop a run like Ctrl-C: partial report, output kept
+    consistent, nothing half-written left behind. Signal handlers can only be set from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    names = ("SIGTERM", "SIGHUP")
+    previous = {
+        name: signal.signal(getattr(signal, name), interrupt) for name in names if hasattr(signal, name)
+    }
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
     with tempfile.TemporaryDirectory(prefix="oe-pyproc-run-") as temp:
         events_file: Path | None = None
@@ -391,9 +414,10 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
 
         interrupted = False
         try:
-            _wait_with_progress(
-                process, plan.num_samples, progress, show_progress, f"Running {plan.script.name}"
-            )
+            with _terminate_as_interrupt():
+                _wait_with_progress(
+                    process, plan.num_samples, progress, show_progress, f"Running {plan.script.name}"
+                )
         except KeyboardInterrupt:
             interrupted = True
             if show_progress:

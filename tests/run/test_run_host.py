@@ -419,8 +419,9 @@ def test_plot_is_written(host_path: Path, test_home: Path, make_recording, tmp_p
     assert f"Plot: {plot}" in result.stdout
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_cleanly_with_a_partial_report(  # type: ignore[no-untyped-def]
-    host_path: Path, test_home: Path, make_recording, tmp_path: Path
+    stop_signal: int, host_path: Path, test_home: Path, make_recording, tmp_path: Path
 ) -> None:
     made = make_recording(channels=4, samples=300000)  # 10 s
     script = write_script(
@@ -464,7 +465,7 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(  # type: ignore[no-untyped-
         )
     assert process.poll() is None, process.communicate()
     assert written > 0
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     document = json.loads(stdout)
