@@ -3,7 +3,9 @@ offline on the File Reader's source data (numpy + scipy, no GUI).
 
 The File Reader plays its int16 source (channel-interleaved ``continuous.dat`` scaled by ``bit_volts``)
 from sample 0 and loops it; the processors' state starts with acquisition. So the offline input for
-acquisition sample ``n`` is ``source[n % length] * bit_volts`` as float32, and each script's
+acquisition sample ``n`` is ``source[n % length] * bit_volts`` as float32, where ``n`` is the recording's
+first sample number plus the position in the recording (the File Reader's own numbers step back when it
+loops, so start recording together with acquisition, before the first loop), and each script's
 ``PyProcessor`` processes the whole span from sample 0 to the last recorded sample in one call (the
 block-wise GUI output of a stateful filter equals the whole-signal output). The Record Node stores
 ``round(x / bit_volts)`` as int16, so agreement within one least significant bit is exact agreement.
@@ -112,10 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     if num_channels != args.source_channels:
         print(f"error: recording has {num_channels} channels, source {args.source_channels}", file=sys.stderr)
         return 2
-    first, last = int(sample_numbers[0]), int(sample_numbers[-1])
-    if np.any(np.diff(sample_numbers) != 1):
-        print("error: the recording's sample numbers are not contiguous", file=sys.stderr)
+    # The File Reader numbers samples by file position: when it loops, the numbers step back by the
+    # source length (at the end of the block that crossed it). Any other step means samples were lost.
+    steps = np.diff(sample_numbers)
+    if np.any((steps != 1) & (steps != 1 - source.shape[1])):
+        print("error: the recording's sample numbers have gaps (lost samples)", file=sys.stderr)
         return 2
+    first = int(sample_numbers[0])
+    last = first + recorded.shape[1] - 1  # acquisition sample of the last recorded sample
     span = np.arange(0, last + 1) % source.shape[1]
     data = np.ascontiguousarray(source[:, span].astype(np.float32) * np.float32(args.source_bit_volts))
 

@@ -21,6 +21,7 @@ BANDPASS = HERE.parents[2] / "templates" / "bandpass.py"
 CHANNELS = 4
 RATE = 30000.0
 BIT_VOLTS = 0.195
+SOURCE_SAMPLES = 7000
 
 
 def _write_recording(root: Path, data_uv: np.ndarray, first: int) -> Path:
@@ -29,7 +30,12 @@ def _write_recording(root: Path, data_uv: np.ndarray, first: int) -> Path:
     folder.mkdir(parents=True)
     ints = np.clip(np.round(data_uv / BIT_VOLTS), -32767, 32767).astype("<i2")
     ints.T.tofile(folder / "continuous.dat")
-    np.save(folder / "sample_numbers.npy", np.arange(first, first + data_uv.shape[1], dtype=np.int64))
+    # Numbered like the File Reader: by file position, stepping back by the source length at the end of
+    # the block (here 928 samples) in which it looped.
+    numbers = np.arange(first, first + data_uv.shape[1], dtype=np.int64)
+    wrap = (SOURCE_SAMPLES // 928 + 1) * 928
+    numbers[numbers >= wrap] -= SOURCE_SAMPLES
+    np.save(folder / "sample_numbers.npy", numbers)
     structure = {
         "continuous": [
             {
@@ -81,7 +87,7 @@ def _run(
 @pytest.fixture
 def source(tmp_path: Path) -> tuple[np.ndarray, Path]:
     rng = np.random.default_rng(3)
-    samples = np.round(rng.normal(0, 400, (CHANNELS, 7000))).astype("<i2")
+    samples = np.round(rng.normal(0, 400, (CHANNELS, SOURCE_SAMPLES))).astype("<i2")
     path = tmp_path / "continuous.dat"
     samples.T.tofile(path)
     return samples, path
@@ -169,6 +175,18 @@ def test_ttl_events_must_match_sample_for_sample(
     assert report["ttl_recorded"] == len(handle.events)
     assert report["ttl_identical"] is (shift == 0)
     assert result.returncode == (0 if shift == 0 else 1)
+
+
+def test_lost_samples_are_reported(tmp_path: Path, source: tuple[np.ndarray, Path]) -> None:
+    samples, path = source
+    recording = _write_recording(tmp_path / "rec", _offline_bandpass(samples, 3000, 1), 0)
+    numbers_file = next(recording.rglob("sample_numbers.npy"))
+    numbers = np.load(numbers_file)
+    numbers[1500:] += 5
+    np.save(numbers_file, numbers)
+    result = _run(tmp_path, tmp_path / "rec", path, 1)
+    assert result.returncode == 2
+    assert "lost samples" in result.stderr
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
