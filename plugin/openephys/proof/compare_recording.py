@@ -49,8 +49,17 @@ def _load_processor_class(path: Path, index: int) -> Any:
     return module.PyProcessor
 
 
-def _recorded_ttl(recording_dir: Path, identifier: str, first: int, last: int) -> list[tuple[int, int, bool]]:
-    """(sample number, line, state) of every TTL event on channels with this identifier, in the window."""
+def _recorded_ttl(
+    recording_dir: Path, identifier: str, numbers: np.ndarray, first: int
+) -> list[tuple[int, int, bool]]:
+    """(acquisition sample, line, state) of every TTL event on channels with this identifier.
+
+    Events carry the File Reader's sample numbers, which repeat after it loops; in file order each event
+    maps to the first recorded position at or after the previous event's with its number.
+    """
+    positions: dict[int, list[int]] = {}
+    for position, number in enumerate(numbers.tolist()):
+        positions.setdefault(int(number), []).append(position)
     structure = json.loads((recording_dir / "structure.oebin").read_text())
     found: list[tuple[int, int, bool]] = []
     for channel in structure.get("events", []):
@@ -59,9 +68,13 @@ def _recorded_ttl(recording_dir: Path, identifier: str, first: int, last: int) -
         folder = recording_dir / "events" / channel["folder_name"]
         samples = np.load(folder / "sample_numbers.npy")
         states = np.load(folder / "states.npy")
+        previous = 0
         for sample, state in zip(samples.tolist(), states.tolist()):
-            if first <= sample <= last:
-                found.append((int(sample), abs(int(state)) - 1, int(state) > 0))
+            later = [p for p in positions.get(int(sample), []) if p >= previous]
+            if not later:
+                continue  # outside the recorded span
+            previous = later[0]
+            found.append((first + previous, abs(int(state)) - 1, int(state) > 0))
     return sorted(found)
 
 
@@ -145,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     within = worst <= args.tolerance_lsb
     events: dict[str, Any] = {}
     if args.events_identifier:
-        recorded_events = _recorded_ttl(recording_dir, args.events_identifier, first, last)
+        recorded_events = _recorded_ttl(recording_dir, args.events_identifier, sample_numbers, first)
         expected_events = sorted(e for e in offline_events if first <= e[0] <= last)
         events = {
             "ttl_recorded": len(recorded_events),
