@@ -104,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-bit-volts", type=float, required=True)
     parser.add_argument("--sample-rate", type=float, required=True)
     parser.add_argument("--script", type=Path, action="append", required=True, help="in chain order")
+    parser.add_argument(
+        "--loop-samples",
+        type=int,
+        help="samples the File Reader plays before it loops (default: the whole source); a chain loaded "
+        "from XML stores the stop time in whole milliseconds, e.g. 199960 instead of 199974 at 40 kHz",
+    )
     parser.add_argument("--tolerance-lsb", type=float, default=1.0)
     parser.add_argument(
         "--events-identifier",
@@ -129,13 +135,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # The File Reader numbers samples by file position: when it loops, the numbers step back by the
     # source length (at the end of the block that crossed it). Any other step means samples were lost.
+    loop = args.loop_samples or source.shape[1]
+    if not 0 < loop <= source.shape[1]:
+        print(f"error: --loop-samples must be 1..{source.shape[1]}", file=sys.stderr)
+        return 2
     steps = np.diff(sample_numbers)
-    if np.any((steps != 1) & (steps != 1 - source.shape[1])):
-        print("error: the recording's sample numbers have gaps (lost samples)", file=sys.stderr)
+    if np.any((steps != 1) & (steps != 1 - loop)):
+        print(
+            "error: the recording's sample numbers have gaps (lost samples, or the File Reader loops "
+            "before the end of the source: see --loop-samples)",
+            file=sys.stderr,
+        )
         return 2
     first = int(sample_numbers[0])
     last = first + recorded.shape[1] - 1  # acquisition sample of the last recorded sample
-    span = np.arange(0, last + 1) % source.shape[1]
+    span = np.arange(0, last + 1) % loop
     data = np.ascontiguousarray(source[:, span].astype(np.float32) * np.float32(args.source_bit_volts))
 
     offline_events: list[tuple[int, int, bool]] = []
@@ -176,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 "last_sample": last,
                 "samples_compared": int(expected.shape[1]),
                 "seconds_compared": expected.shape[1] / args.sample_rate,
+                "loop_samples": loop,
                 "max_abs_diff_lsb": worst,
                 "mean_abs_diff_lsb": float(diff_lsb.mean()),
                 "fraction_exact": float(np.mean(diff_lsb < 0.5)),
