@@ -316,6 +316,7 @@ def test_raw_int16_input_with_scale_and_events_file(home: Path, tmp_path: Path) 
         (["--duration"], "--duration needs a value"),
         (["--reload-wait-stdin"], "--reload-wait-stdin needs --reload-at-block"),
         (["--output", "-", "--json"], "--output - cannot be combined with --json"),
+        (["--channels", "4096", "--block-size", "300000"], "more than the 4 GB this host allows"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

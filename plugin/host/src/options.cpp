@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -231,6 +232,15 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
         problem =
             "--callback-size (" + std::to_string(options.callback_size) +
             ") must hold the largest block (block size + jitter = " + std::to_string(options.max_block_samples()) + ")";
+        return ParseResult::Error;
+    }
+    // The buffer plus one staging buffer per instance, float32: refuse what would not fit rather than crash.
+    const double buffer_bytes = 4.0 * options.channels * options.callback_size;
+    const double needed = buffer_bytes * (1 + std::max(options.instances, static_cast<int>(options.scripts.size())));
+    if (needed > 4.0 * 1024 * 1024 * 1024) {
+        problem = "--channels x --callback-size x instances needs " +
+                  std::to_string(static_cast<long long>(needed / 1e6)) +
+                  " MB of buffers; more than the 4 GB this host allows";
         return ParseResult::Error;
     }
     if (options.check_home) {
