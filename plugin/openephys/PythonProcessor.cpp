@@ -106,13 +106,11 @@ void PythonProcessor::parameterValueChanged(Parameter* parameter) {
     if (name.equalsIgnoreCase("script_path")) {
         applyScriptParameter(false);
     } else if (name.equalsIgnoreCase("python_home")) {
-        const std::string running = Runtime::instance().home();
-        if (running.empty()) {
-            if (getParameter("script_path")->getValueAsString().isNotEmpty()) {
-                applyScriptParameter(true);
-            }
-        } else {
-            // One interpreter per process: report a different Home, never switch or rewrite it.
+        const bool scriptSet = getParameter("script_path")->getValueAsString().isNotEmpty();
+        if (scriptSet && !session.state().loaded) {
+            applyScriptParameter(true);  // a script waiting for a usable Home
+        } else if (!Runtime::instance().home().empty()) {
+            // One interpreter per process: a different Home is reported, never switched to or rewritten.
             ensureRuntime();
         }
     } else if (name.equalsIgnoreCase("current_stream")) {
@@ -263,7 +261,7 @@ adapter::StatusInfo PythonProcessor::getStatus() const {
         status.python_version = String(api->python_version()).upToFirstOccurrenceOf(" ", false, false).toStdString();
     }
     adapter::SessionState state = session.state();
-    status.script_path = state.script_path.empty() ? loadedScriptPath.toStdString() : state.script_path;
+    status.script_path = getParameter("script_path")->getValueAsString().toStdString();
     status.loaded = state.loaded;
     status.faulted = state.faulted;
     status.policy = session.policy();

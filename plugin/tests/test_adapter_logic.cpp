@@ -84,6 +84,7 @@ TEST_CASE("no valid Home: chooser only when the GUI is interactive") {
     HomeDecision headless = decide_home("", candidates, true, validator.fn());
     CHECK(headless.action == HomeAction::NoHome);
     CHECK_CONTAINS(headless.message, "oe-pyproc configure");
+    CHECK_CONTAINS(headless.message, "(no lib/python3.X under /nope)");
     HomeDecision interactive = decide_home("", candidates, false, validator.fn());
     CHECK(interactive.action == HomeAction::AskChooser);
 }

@@ -91,6 +91,7 @@ HomeDecision decide_home(const std::string& running_home, const std::vector<Home
         return decision;
     }
 
+    std::string skipped;  // the reasons, for the one-line message
     for (const auto& candidate : candidates) {
         std::string label = std::string(to_string(candidate.origin));
         if (candidate.path.empty()) {
@@ -100,6 +101,7 @@ HomeDecision decide_home(const std::string& running_home, const std::vector<Home
         Validation validation = validate(candidate.path);
         if (!validation.ok) {
             decision.log.push_back(label + ": skipped " + candidate.path + ": " + validation.reason);
+            skipped += (skipped.empty() ? "" : "; ") + validation.reason;
             continue;
         }
         decision.log.push_back(label + ": using " + candidate.path + " (Python " + validation.info.version + ")");
@@ -117,6 +119,9 @@ HomeDecision decide_home(const std::string& running_home, const std::vector<Home
     } else {
         decision.action = HomeAction::AskChooser;
         decision.message = "no valid Python Home found; choose one";
+    }
+    if (!skipped.empty()) {
+        decision.message += " (" + skipped + ")";
     }
     decision.log.push_back(decision.message);
     return decision;
