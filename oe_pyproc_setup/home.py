@@ -757,7 +757,7 @@ def detect_plugin_rules(
             UPSTREAM.versions,
             f"chain saved by upstream's plugin (libraryVersion {chain_library_version!r})",
         )
-    return ours_rules(source="no plugin installed yet: judged for oe-pyproc's plugin")
+    return ours_rules(source="no plugin installed yet")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def run(context: Context) -> list[Finding]:
     return [
         CHECK.finding(
             "ok",
-            f"{home.info.path} (from {home.source}), judged by {context.rules.name}'s plugin rules",
+            f"{home.info.path} (from {home.source}), judged by the rules of "
+            f"{'oe-pyproc' if context.rules.name == 'ours' else 'upstream'}'s plugin",
             details=[f"rules: {context.rules.source}", *(f"skipped {line}" for line in skipped)],
         )
     ]
