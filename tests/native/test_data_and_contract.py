@@ -77,6 +77,44 @@ def test_a_script_keeping_the_block_is_warned_and_keeps_working(home: Path, tmp_
     assert all(row == [1.0] * 2000 for row in read_channel_major(output, 2, 1000))
 
 
+RESHAPES_THE_BLOCK = """
+import numpy as np
+
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        self.block = 0
+
+    def process(self, data):
+        assert data.ndim == 2 and data.dtype == np.float32 and data.flags.writeable
+        data *= 2
+        self.block += 1
+        if self.block % 3 == 0:
+            data.shape = (-1,)
+        elif self.block % 3 == 1:
+            data.dtype = np.int32
+        else:
+            data.flags.writeable = False
+"""
+
+
+@pytest.mark.parametrize("flags", [["--contiguous"], []])
+def test_a_script_changing_the_array_itself_does_not_break_later_blocks(
+    flags: list[str], home: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, "reshaper.py", RESHAPES_THE_BLOCK)
+    source = tmp_path / "in.f32"
+    samples = 697 * 6
+    write_channel_major(source, 3, samples, 697, lambda c, s: float(c + s))
+    output = tmp_path / "out.f32"
+    arguments = ["--channels", "3", "--chunk", "697", "--input", source, "--output", output, *flags]
+    result = run_host("--script", script, *arguments, home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.instance()["blocks_processed"] == result.report["stream"]["blocks"]  # type: ignore[index]
+    for channel, row in enumerate(read_channel_major(output, 3, 697)):
+        assert row == [2.0 * (channel + s) for s in range(samples)]
+
+
 def test_zero_heap_allocations_per_block(version: str, home: Path, tmp_path: Path) -> None:
     completed = subprocess.run(
         [str(BUILD / "test_bridge_allocations"), str(home), str(BUILD), str(tmp_path)],

@@ -417,6 +417,23 @@ void point_view(PyObject* array, float* data, int32_t rows, int32_t samples, int
                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS | NPY_ARRAY_ALIGNED);
 }
 
+// Still the 2-D writable float32 array point_view() expects (a script may set data.shape, dtype, flags).
+bool view_intact(PyObject* array) {
+    const PyArrayObject_fields* fields = fields_of(array);
+    return fields->nd == 2 && fields->descr->type_num == NPY_FLOAT32 && (fields->flags & NPY_ARRAY_WRITEABLE) != 0;
+}
+
+// A view given up while the script still holds it: no data, every dimension zero.
+void empty_view(PyObject* array) {
+    PyArrayObject_fields* fields = fields_of(array);
+    static float placeholder = 0.0f;
+    fields->data = reinterpret_cast<char*>(&placeholder);
+    for (int axis = 0; axis < fields->nd; ++axis) {
+        fields->dimensions[axis] = 0;
+    }
+    PyArray_UpdateFlags(reinterpret_cast<PyArrayObject*>(array), NPY_ARRAY_UPDATE_ALL);
+}
+
 // Sizes the staging buffer and the view for blocks up to max_samples. GIL held.
 bool prepare_buffers(Instance& instance, int32_t max_samples) {
     if (max_samples <= instance.max_samples && instance.view) {
@@ -904,17 +921,21 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         } else {
             Py_DECREF(returned);
         }
-        if (Py_REFCNT(view) > 1) {
+        const bool kept = Py_REFCNT(view) > 1;
+        if (kept || !view_intact(view)) {
             // The script kept the block (or a view of it): it would see the next blocks' memory change
-            // under it. Give it up and use a fresh view from now on.
-            out.flags |= OE_PYPROC_BLOCK_KEPT_REFERENCE;
-            if (!instance->warned_kept_reference) {
+            // under it. Or it changed the array itself (shape, dtype, writeable). Give it up and use a
+            // fresh view from now on.
+            if (kept) {
+                out.flags |= OE_PYPROC_BLOCK_KEPT_REFERENCE;
+            }
+            if (kept && !instance->warned_kept_reference) {
                 instance->warned_kept_reference = true;
                 log_message(OE_PYPROC_LOG_WARNING, instance->id,
                             "the script keeps a reference to the data array after process(); its contents "
                             "are only valid during the call (copy it with data.copy() to keep it)");
             }
-            point_view(view, nullptr, 0, 0, 0);
+            empty_view(view);
             if (!make_view(*instance)) {
                 record_script_error(*instance, "prepare", true);
                 status = OE_PYPROC_SCRIPT_ERROR;
