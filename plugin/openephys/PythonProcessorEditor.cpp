@@ -3,7 +3,7 @@
 #include "PythonProcessor.h"
 
 namespace {
-constexpr int kEditorWidth = 330;
+constexpr int kEditorWidth = 360;
 }
 
 PythonProcessorEditor::PythonProcessorEditor(GenericProcessor* parentNode)
@@ -23,7 +23,7 @@ PythonProcessorEditor::PythonProcessorEditor(GenericProcessor* parentNode)
     homeButton->setTooltip("Choose the Python environment (needs a GUI restart once Python runs)");
     errorButton->setTooltip("Show the last error with its full traceback");
 
-    addComboBoxParameterEditor(Parameter::PROCESSOR_SCOPE, "error_policy", 220, 26);
+    addComboBoxParameterEditor(Parameter::PROCESSOR_SCOPE, "error_policy", 200, 24);
 
     statusLabel = std::make_unique<Label>("status", "");
     statusLabel->setJustificationType(Justification::topLeft);

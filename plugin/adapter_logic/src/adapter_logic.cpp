@@ -363,10 +363,9 @@ std::vector<std::string> status_lines(const StatusInfo& status) {
     if (status.script_path.empty()) {
         lines.push_back("Script: none");
     } else {
-        std::string state =
-            status.faulted ? "FAULTED (bypassed; reload to recover)" : (status.loaded ? "loaded" : "not loaded");
-        lines.push_back("Script: " + file_name(status.script_path) + " - " + state +
-                        ", on error: " + to_string(status.policy));
+        // The policy has its own control in the editor and its own field in the JSON status.
+        std::string state = status.faulted ? "FAULTED, reload to recover" : (status.loaded ? "loaded" : "not loaded");
+        lines.push_back("Script: " + file_name(status.script_path) + " - " + state);
     }
     if (!status.last_error.empty()) {
         lines.push_back("Error: " + error_summary(status.last_error));
