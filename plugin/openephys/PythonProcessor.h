@@ -22,7 +22,6 @@ public:
 
     AudioProcessorEditor* createEditor() override;
     void registerParameters() override;
-    void initialize(bool signalChainIsLoading) override;
     void updateSettings() override;
 
     void process(AudioBuffer<float>& buffer) override;
