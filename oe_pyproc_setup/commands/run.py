@@ -786,6 +786,64 @@ def run(
     TTL events the script sent. Ctrl-C stops early with a partial report (exit code 130). Exit code 1 when
     the script raised.
     """
+    known = _KnownSoFar()
+    try:
+        _run(
+            known,
+            script,
+            python_home,
+            host,
+            gui_root,
+            api,
+            channels,
+            sample_rate,
+            block,
+            seconds,
+            recording,
+            stream_name,
+            output,
+            instances,
+            as_json,
+            plot,
+        )
+    except KeyboardInterrupt:
+        failure = UserFacingError("interrupted before the host made a report", exit_code=EXIT_INTERRUPTED)
+        if as_json:
+            _echo_json_failure(failure, script, known.check, known.host_run)
+        raise failure from None
+    except UserFacingError as failure:
+        # --json promises one document on stdout whatever went wrong (the message also goes to stderr).
+        if as_json:
+            _echo_json_failure(failure, script, known.check, known.host_run)
+        raise
+
+
+@dataclass
+class _KnownSoFar:
+    """What a failed run's JSON document can tell: the script check and the host's run, once they exist."""
+
+    check: CheckResult | None = None
+    host_run: HostRun | None = None
+
+
+def _run(
+    known: _KnownSoFar,
+    script: Path,
+    python_home: Path | None,
+    host: Path | None,
+    gui_root: Path | None,
+    api: int,
+    channels: int | None,
+    sample_rate: float | None,
+    block: int | None,
+    seconds: float | None,
+    recording: Path | None,
+    stream_name: str | None,
+    output: Path | None,
+    instances: int,
+    as_json: bool,
+    plot: Path | None,
+) -> None:
     _import_numpy()
     if plot is not None:
         from oe_pyproc_setup.runplot import require_matplotlib
@@ -795,17 +853,14 @@ def run(
             raise UserFacingError(f"--plot {plot}: the folder {Path(plot).absolute().parent} does not exist")
     if stream_name is not None and recording is None:
         raise UserFacingError("--stream needs --recording")
-    check = check_script(script)
+    check = known.check = check_script(script)
     if check.findings and not as_json:
         click.echo(check.render(), err=True)
     if not check.ok:
-        failure = UserFacingError(
+        raise UserFacingError(
             f"{script}: {len(check.errors)} error(s) found before running; the plugin could not run it"
             + ("\n" + check.render() if as_json else "")
         )
-        if as_json:
-            _echo_json_failure(failure, script, check, None)
-        raise failure
 
     source = _make_source(recording, stream_name, channels, sample_rate, seconds)
     home = python_home if python_home is not None else _configured_home(gui_root, api)
@@ -833,7 +888,7 @@ def run(
         plan.record_dir = writer.recording_dir
     sink = OutputSink(plan, writer)
     try:
-        result = run_host(plan, sink, show_progress=not as_json and sys.stderr.isatty())
+        result = known.host_run = run_host(plan, sink, show_progress=not as_json and sys.stderr.isatty())
         _finish(plan, result, writer, sink, as_json)
     except BaseException:
         if writer is not None:
@@ -916,8 +971,6 @@ def _finish(
             )
         else:
             failure = _host_failure(run)
-        if as_json:
-            _echo_json_failure(failure, plan.script, plan.check, run)
         raise failure
     extra: dict[str, Any] = {"warnings": [], "notes": [], "limits": _limits(plan)}
     done = int((report.get("stream") or {}).get("samples") or 0)
@@ -969,7 +1022,7 @@ def _finish(
 
 
 def _echo_json_failure(
-    failure: UserFacingError, script: Path, check: CheckResult, run: HostRun | None
+    failure: UserFacingError, script: Path, check: CheckResult | None, run: HostRun | None
 ) -> None:
     """With --json, a failure is a JSON document on stdout too (the message also goes to stderr)."""
     document = {
@@ -978,7 +1031,7 @@ def _echo_json_failure(
         "ok": False,
         "exit_code": failure.exit_code,
         "error": failure.format_message(),
-        "check": [finding.as_dict() for finding in check.findings],
+        "check": [] if check is None else [finding.as_dict() for finding in check.findings],
         "host_output": None if run is None else run.stderr,
         "report": None if run is None else run.report,
     }

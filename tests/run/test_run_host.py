@@ -549,6 +549,25 @@ def test_bad_options_are_refused_before_looking_for_a_host(
         assert_no_traceback_from_cli(result)
 
 
+def test_json_is_one_document_whatever_fails(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    """--json promises a document on stdout also when the run fails: before the check, before the host."""
+    script = copy_template("processor", tmp_path)
+    cases = [
+        ([str(tmp_path / "missing.py")], "does not exist"),
+        ([str(tmp_path)], "is a folder"),
+        ([str(script), "--stream", "ProbeA-AP"], "--stream needs --recording"),
+        ([str(script), "--recording", str(tmp_path / "no-recording")], "no such file or folder"),
+        ([str(script)], "oe-pyproc-host was not found"),
+    ]
+    for args, expected in cases:
+        result = run_cli(*args, "--json", env=isolated_env)
+        assert result.returncode == 1, (args, result.stderr)
+        document = json.loads(result.stdout)
+        assert document["ok"] is False and document["exit_code"] == 1, args
+        assert expected in document["error"] and expected in result.stderr, (args, document["error"])
+        assert_no_traceback_from_cli(result)
+
+
 def test_a_script_whose_init_raises_cannot_be_loaded(
     host_path: Path, test_home: Path, tmp_path: Path
 ) -> None:
