@@ -472,9 +472,19 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _sum_stat(instances: list[dict[str, Any]], stat: str) -> float:
+def _budget_percent(instance: dict[str, Any], stat: str, budget_ms: float) -> float | None:
+    """Script + bridge time as a share of a full block's budget. Not the host's own `budget_percent`: that
+    is per block of its actual length, so the short last block of a run (or of an interrupted one) would
+    look many times over budget and decide the verdict of a script that fits."""
+    timing = instance.get("timing_us", {})
+    values = [_number(timing.get(part, {}).get(stat)) for part in ("script", "overhead")]
+    known = [value for value in values if value is not None]
+    return sum(known) / 1000.0 / budget_ms * 100.0 if known else None
+
+
+def _sum_stat(instances: list[dict[str, Any]], stat: str, budget_ms: float) -> float:
     """Budget percent summed over the instances in series (for percentiles an upper bound of the chain's)."""
-    values = [_number(i.get("timing_us", {}).get("budget_percent", {}).get(stat)) for i in instances]
+    values = [_budget_percent(instance, stat, budget_ms) for instance in instances]
     return sum(v for v in values if v is not None)
 
 
@@ -482,7 +492,7 @@ def judge(report: dict[str, Any], budget_ms: float) -> Verdict | None:
     instances = [i for i in report.get("instances", []) if i.get("blocks_processed", 0)]
     if not instances:
         return None
-    median, p99, worst = (_sum_stat(instances, stat) for stat in ("median", "p99", "max"))
+    median, p99, worst = (_sum_stat(instances, stat, budget_ms) for stat in ("median", "p99", "max"))
     p99_ms = p99 * budget_ms / 100.0
     if p99 > 100.0:
         text = (
@@ -589,12 +599,13 @@ def render_text(plan: Plan, run: HostRun, verdict: Verdict | None, extra: dict[s
     echo("")
     for instance in report.get("instances", []):
         timing = instance.get("timing_us", {})
-        script, overhead, percent = (timing.get(k, {}) for k in ("script", "overhead", "budget_percent"))
+        script, overhead = (timing.get(k, {}) for k in ("script", "overhead"))
+        percent = {stat: _budget_percent(instance, stat, plan.budget_ms) for stat in ("median", "p99", "max")}
         label = f"Instance {instance.get('index')}" if plan.instances > 1 else "Per-block time"
         echo(
             f"{label}: script median {_fmt_us(script.get('median'))}, p99 {_fmt_us(script.get('p99'))}, "
-            f"max {_fmt_us(script.get('max'))}; budget used median {_fmt_percent(percent.get('median'))}, "
-            f"p99 {_fmt_percent(percent.get('p99'))}, max {_fmt_percent(percent.get('max'))}"
+            f"max {_fmt_us(script.get('max'))}; budget used median {_fmt_percent(percent['median'])}, "
+            f"p99 {_fmt_percent(percent['p99'])}, max {_fmt_percent(percent['max'])}"
         )
         state = " (FAULTED: the script is bypassed after its error)" if instance.get("faulted") else ""
         echo(

@@ -30,29 +30,40 @@ def test_gui_block_size(rate: float, block: int) -> None:
     assert gui_block_size(rate) == block
 
 
-def _report(*percents: tuple[float, float, float]) -> dict:  # type: ignore[type-arg]
+def _report(budget_ms: float, *percents: tuple[float, float, float]) -> dict:  # type: ignore[type-arg]
+    """A host report whose instances take these shares of a `budget_ms` block (script 90 %, bridge 10 %)."""
+
+    def us(percent: float, share: float) -> float:
+        return percent / 100.0 * budget_ms * 1000.0 * share
+
     return {
         "instances": [
-            {"blocks_processed": 10, "timing_us": {"budget_percent": {"median": m, "p99": p, "max": x}}}
+            {
+                "blocks_processed": 10,
+                "timing_us": {
+                    part: {"median": us(m, share), "p99": us(p, share), "max": us(x, share)}
+                    for part, share in (("script", 0.9), ("overhead", 0.1))
+                },
+            }
             for m, p, x in percents
         ]
     }
 
 
 def test_verdicts() -> None:
-    fits = judge(_report((1.0, 4.0, 5.0)), 23.22)
+    fits = judge(_report(23.22, (1.0, 4.0, 5.0)), 23.22)
     assert fits is not None and fits.fits and not fits.tight
     assert fits.text.startswith("fits: p99 0.929 ms is 4.0% of the 23.22 ms real-time budget (25× headroom)")
 
-    tight = judge(_report((30.0, 40.0, 45.0), (10.0, 30.0, 80.0)), 23.22)  # two instances in series add up
-    assert tight is not None and tight.fits and tight.tight and tight.p99_percent == 70.0
+    tight = judge(_report(23.22, (30.0, 40.0, 45.0), (10.0, 30.0, 80.0)), 23.22)  # instances in series add up
+    assert tight is not None and tight.fits and tight.tight and tight.p99_percent == pytest.approx(70.0)
     assert tight.text.startswith("fits, but tight: p99 16.25 ms is 70%")
 
-    overrun = judge(_report((10.0, 20.0, 250.0)), 10.0)
+    overrun = judge(_report(10.0, (10.0, 20.0, 250.0)), 10.0)
     assert overrun is not None and overrun.fits
     assert overrun.text.endswith("the slowest block took 2.5× the budget (an occasional overrun)")
 
-    slow = judge(_report((120.0, 150.0, 300.0)), 20.0)
+    slow = judge(_report(20.0, (120.0, 150.0, 300.0)), 20.0)
     assert slow is not None and not slow.fits
     assert slow.text.startswith(
         "TOO SLOW for live use: 99% of blocks need up to 30.00 ms, 1.50× the 20.00 ms"
@@ -60,6 +71,16 @@ def test_verdicts() -> None:
     assert "over by 10.00 ms" in slow.text
 
     assert judge({"instances": [{"blocks_processed": 0}]}, 20.0) is None
+
+
+def test_verdict_ignores_the_hosts_per_block_percent_of_a_short_last_block() -> None:
+    """The host's budget_percent is relative to each block's own length: a run's short last block (here
+    1/10 of a full one) takes 10× its share of time. The verdict is about full blocks, as the GUI sends."""
+    report = _report(20.0, (10.0, 10.0, 10.0))
+    report["instances"][0]["timing_us"]["budget_percent"] = {"median": 10.0, "p99": 100.0, "max": 100.0}
+    verdict = judge(report, 20.0)
+    assert verdict is not None and verdict.fits and not verdict.tight
+    assert verdict.p99_percent == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize("per_block", [True, False])

@@ -402,6 +402,35 @@ def test_too_slow_script_gets_a_clear_verdict(host_path: Path, test_home: Path, 
     assert verdict["text"].startswith("TOO SLOW for live use")
 
 
+def test_a_short_last_block_does_not_make_a_fitting_script_too_slow(
+    host_path: Path, test_home: Path, tmp_path: Path
+) -> None:
+    """One full block of 200 ms and a last one of 10 ms: a script taking 20 ms per block uses 10 % of the
+    GUI's budget, although the short block alone took twice its own length."""
+    script = write_script(
+        tmp_path,
+        "steady.py",
+        """
+        import time
+
+        class PyProcessor:
+            def __init__(self, processor, num_channels, sample_rate):
+                pass
+
+            def process(self, data):
+                time.sleep(0.02)
+        """,
+    )
+    args = ["--block", "6000", "--sample-rate", "30000", "--seconds", "0.21", "--json"]
+    result = run_cli(str(script), *host_args(host_path, test_home), *args)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["report"]["instances"][0]["blocks_processed"] == 2
+    verdict = document["verdict"]
+    assert verdict["fits"] is True and verdict["p99_budget_percent"] < 50, verdict
+    assert verdict["text"].startswith("fits"), verdict
+
+
 def test_plot_is_written(host_path: Path, test_home: Path, make_recording, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     made = make_recording(channels=8, samples=30000, ttl=TTL[:2])
     plot = tmp_path / "run.png"
