@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
+import tokenize
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -413,11 +415,22 @@ def check_script(path: Path) -> CheckResult:
         data = path.read_bytes()
     except OSError as error:
         raise UserFacingError(f"cannot read script {path}: {error.strerror or error}") from None
+    # Python (and so the plugin) reads a script in the encoding its coding declaration names, else UTF-8.
+    declaration_error = None
     try:
-        source = data.decode("utf-8-sig")
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:  # an unknown coding, one contradicting a UTF-8 BOM, or non-UTF-8 bytes
+        encoding, declaration_error = "utf-8-sig", error.msg
+    try:
+        source = data.decode(encoding)
     except UnicodeDecodeError as error:
+        name = "UTF-8" if encoding.startswith("utf-8") else f"{encoding} (its coding declaration)"
         return CheckResult(
             path,
-            [Finding("error", data[: error.start].count(b"\n") + 1, 1, "the script is not UTF-8 text")],
+            [Finding("error", data[: error.start].count(b"\n") + 1, 1, f"the script is not {name} text")],
+        )
+    if declaration_error is not None:
+        return CheckResult(
+            path, [Finding("error", 1, 1, f"Python cannot read the script: {declaration_error}")]
         )
     return check_source(source, path)

@@ -212,3 +212,24 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
     binary.write_bytes(b"x = 1\n\xff\xfe")
     assert check_script(binary).findings[0].message == "the script is not UTF-8 text"
     assert check_script(binary).findings[0].line == 2
+
+
+def test_a_coding_declaration_is_honoured_as_python_does(tmp_path: Path) -> None:
+    """Python (and so the plugin) reads a script in its declared encoding: a Latin-1 script loads there."""
+    latin1 = tmp_path / "latin1.py"
+    latin1.write_bytes(
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\nclass PyProcessor:\n"
+        b"    def __init__(self, processor, num_channels, sample_rate):\n        pass\n"
+        b"    def process(self, data):\n        pass\n"
+    )
+    assert check_script(latin1).ok and check_script(latin1).findings == []
+    unknown = tmp_path / "unknown.py"
+    unknown.write_bytes(b"# coding: klingon\nclass PyProcessor:\n    pass\n")
+    assert (
+        check_script(unknown).findings[0].message
+        == "Python cannot read the script: unknown encoding: klingon"
+    )
+    not_ascii = tmp_path / "ascii.py"
+    not_ascii.write_bytes(b"# coding: ascii\nx = 1\n# caf\xe9\n")
+    finding = check_script(not_ascii).findings[0]
+    assert (finding.line, finding.message) == (3, "the script is not ascii (its coding declaration) text")
