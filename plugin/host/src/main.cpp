@@ -148,6 +148,11 @@ public:
         int64_t first_sample = 0;
         int64_t block = 0;
         bool finished = false;
+        // Everything the audio thread fills is allocated here, before it starts.
+        BlockEvents events;
+        events.ttl.reserve(1024);
+        events.spikes.reserve(1024);
+        reserve_timings(planned_blocks);
         const auto wall_start = std::chrono::steady_clock::now();
         const double cpu_start = cpu_seconds(RUSAGE_SELF);
         for (int segment = 0; segment < segments && !finished; ++segment) {
@@ -162,7 +167,7 @@ public:
                 } add_cpu{thread_cpu_start, report_.run.audio_cpu_time_s};
                 while (block < segment_end) {
                     const int wanted = options_.block_size + jitter(jitter_rng);
-                    BlockEvents events;
+                    events.clear();
                     const int samples = source.next_block(buffer, first_sample, wanted, events);
                     if (samples < 0) {
                         io_status = kExitIo;
@@ -245,6 +250,20 @@ private:
         report_.errors.push_back(std::move(entry));
     }
 
+    // Room for every block's timings (+1/8 for the jitter), at most kMaxBlockTimings in the per-block list.
+    void reserve_timings(int64_t planned_blocks) {
+        const size_t expected =
+            planned_blocks > 0 ? static_cast<size_t>(planned_blocks + planned_blocks / 8 + 16) : kMaxBlockTimings;
+        for (auto& live : live_) {
+            InstanceReport& entry = *live.report;
+            entry.block_budget_percent.reserve(std::min(expected, kMaxBlockTimings));
+            entry.overhead_ns.reserve(expected);
+            entry.script_ns.reserve(expected);
+            entry.gil_wait_ns.reserve(expected);
+            entry.budget_percent.reserve(expected);
+        }
+    }
+
     void collect_state(LiveInstance& live) {
         oe_pyproc_instance_state state{};
         api_.get_state(live.handle, &state);
@@ -255,7 +274,24 @@ private:
         live.report->events_dropped = state.events_dropped;
     }
 
-    void run_block(AudioBuffer& buffer, int64_t block, int64_t first_sample, int samples, const BlockEvents& events) {
+    void deliver(size_t instance, const TtlEvent& ttl, int64_t block, int64_t sample_number) {
+        oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
+        if (api_.ttl_event(live_[instance].handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
+            add_error(static_cast<int>(instance), block, sample_number, api_.get_last_error(live_[instance].handle));
+        }
+    }
+
+    void deliver(size_t instance, const SpikeEvent& spike, int64_t block, int64_t sample_number) {
+        oe_pyproc_spike event{spike.source_node,   spike.electrode.c_str(), spike.num_channels,   spike.num_samples,
+                              spike.sample_number, spike.sorted_id,         spike.waveform.data()};
+        if (api_.spike(live_[instance].handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
+            add_error(static_cast<int>(instance), block, sample_number, api_.get_last_error(live_[instance].handle));
+        }
+    }
+
+    void run_block(AudioBuffer& buffer, int64_t block, int64_t position, int samples, const BlockEvents& events) {
+        // The script's numbering: --first-sample-number plus the position in the stream.
+        const int64_t first_sample = options_.first_sample_number + position;
         for (const auto& removal : options_.removals) {
             if (removal.block == block && removal.instance < static_cast<int>(live_.size()) &&
                 live_[static_cast<size_t>(removal.instance)].handle != nullptr) {
@@ -279,29 +315,25 @@ private:
                 }
             }
         }
+        report_.stream.ttl_events_in += events.ttl.size();
+        report_.stream.spikes_in += events.spikes.size();
         oe_pyproc_block view{buffer.channel_pointers(), options_.channels, samples, buffer.row_stride(), first_sample};
         for (size_t i = 0; i < live_.size(); ++i) {
             LiveInstance& live = live_[i];
             if (live.handle == nullptr) {
                 continue;
             }
-            for (const auto& ttl : events.ttl) {
-                oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
-                if (api_.ttl_event(live.handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
-                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
-                }
-            }
-            for (const auto& spike : events.spikes) {
-                const std::string electrode = "Electrode " + std::to_string(spike.channel);
-                oe_pyproc_spike event{options_.source_node,
-                                      electrode.c_str(),
-                                      1,
-                                      static_cast<int32_t>(spike.waveform.size()),
-                                      spike.sample_number,
-                                      0,
-                                      spike.waveform.data()};
-                if (api_.spike(live.handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
-                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
+            // TTL events and spikes merged in sample order (a TTL event first at equal sample numbers).
+            size_t next_ttl = 0;
+            size_t next_spike = 0;
+            while (next_ttl < events.ttl.size() || next_spike < events.spikes.size()) {
+                const bool ttl_next = next_spike == events.spikes.size() ||
+                                      (next_ttl < events.ttl.size() &&
+                                       events.ttl[next_ttl].sample_number <= events.spikes[next_spike]->sample_number);
+                if (ttl_next) {
+                    deliver(i, events.ttl[next_ttl++], block, first_sample);
+                } else {
+                    deliver(i, *events.spikes[next_spike++], block, first_sample);
                 }
             }
             oe_pyproc_block_result result{};
@@ -316,7 +348,11 @@ private:
                 entry.script_ns.push_back(result.script_ns);
                 entry.gil_wait_ns.push_back(result.gil_wait_ns);
                 const double budget_ns = samples / options_.sample_rate * 1e9;
-                entry.budget_percent.push_back(100.0 * static_cast<double>(result.total_ns) / budget_ns);
+                const double percent = 100.0 * static_cast<double>(result.total_ns) / budget_ns;
+                entry.budget_percent.push_back(percent);
+                if (entry.block_budget_percent.size() < entry.block_budget_percent.capacity()) {
+                    entry.block_budget_percent.push_back(static_cast<float>(percent));
+                }
             }
             oe_pyproc_event_out drained[256];
             int32_t count = 0;
@@ -396,6 +432,7 @@ int main(int argc, char** argv) {
     report.stream.callback_size = options.callback_size;
     report.stream.contiguous = options.callback_size == options.block_size && options.block_jitter == 0;
     report.stream.source = options.input.empty() ? "synthetic" : "raw";
+    report.stream.first_sample_number = options.first_sample_number;
 
     // Home: DESIGN §4 order.
     std::vector<HomeCandidate> candidates{{options.python_home, HomeOrigin::Chain}};

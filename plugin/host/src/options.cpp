@@ -51,7 +51,7 @@ Python Home:  --python-home DIR  --gui-root DIR  --api N  --no-default-home  --b
               --import-timeout S  --check-home
 Stream:       --channels N (16)  --sample-rate HZ (30000)  --block-size N (697)  --block-jitter N (1)
               --callback-size N (1024)  --duration S (1.0)  --blocks N  --realtime  --strided-view
-              --contiguous
+              --contiguous  --first-sample-number N (0)
 Synthetic:    --seed N  --noise-std UV  --oscillation-hz HZ  --oscillation-amplitude UV  --spike-rate HZ
               --ttl-lines N  --ttl-period S  --source-node ID
 Raw input:    --input FILE|-  --input-format float32|int16  --input-scale S  --events FILE  --chunk K
@@ -114,6 +114,8 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
          {[&](const std::string& v) { return duration_given = real(options.duration_s, 1e-6, 1e6)(v); },
           "seconds (> 0)"}},
         {"--blocks", {integer(options.blocks, 1, int64_t(1) << 40), "a positive integer"}},
+        {"--first-sample-number",
+         {integer(options.first_sample_number, 0, int64_t(1) << 60), "a non-negative integer"}},
         {"--seed", {integer(options.seed, 0, INT64_MAX), "a non-negative integer"}},
         {"--noise-std", {real(options.noise_std, 0, 1e9), "a non-negative number"}},
         {"--oscillation-hz", {real(options.oscillation_hz, 0, 1e7), "a non-negative number"}},

@@ -38,6 +38,7 @@ struct Options {
     int callback_size = 1024;
     double duration_s = 1.0;
     int64_t blocks = -1;
+    int64_t first_sample_number = 0;  // sample number of the stream's first sample, as the script sees it
     bool realtime = false;
     bool strided_view = false;
     // synthetic source

@@ -110,7 +110,9 @@ std::string Report::to_json() const {
     out << " \"stream\": {\"channels\": " << stream.channels << ", \"sample_rate\": " << number(stream.sample_rate)
         << ", \"callback_size\": " << stream.callback_size << ", \"blocks\": " << stream.blocks
         << ", \"samples\": " << stream.samples << ", \"duration_s\": " << number(stream.duration_s)
-        << ", \"contiguous\": " << boolean(stream.contiguous) << ", \"source\": " << quote(stream.source) << "},\n";
+        << ", \"contiguous\": " << boolean(stream.contiguous) << ", \"source\": " << quote(stream.source)
+        << ", \"first_sample_number\": " << stream.first_sample_number
+        << ", \"ttl_events_in\": " << stream.ttl_events_in << ", \"spikes_in\": " << stream.spikes_in << "},\n";
     out << " \"run\": {\"wall_time_s\": " << number(run.wall_time_s)
         << ", \"realtime_factor\": " << number(run.realtime_factor) << ", \"cpu_time_s\": " << number(run.cpu_time_s)
         << ", \"cpu_realtime_factor\": " << number(run.cpu_realtime_factor)
@@ -132,6 +134,11 @@ std::string Report::to_json() const {
             << ", \"script\": " << summary_json(summarize(instance.script_ns, 1e-3))
             << ", \"gil_wait\": " << summary_json(summarize(instance.gil_wait_ns, 1e-3))
             << ", \"budget_percent\": " << summary_json(summarize(instance.budget_percent, 1.0)) << "}"
+            << ", \"block_budget_percent\": [";
+        for (size_t k = 0; k < instance.block_budget_percent.size(); ++k) {
+            out << (k ? ", " : "") << number(instance.block_budget_percent[k]);
+        }
+        out << "]"
             << ", \"events_emitted_count\": " << instance.events_emitted_count << ", \"events_emitted\": [";
         for (size_t k = 0; k < instance.events.size(); ++k) {
             const auto& event = instance.events[k];

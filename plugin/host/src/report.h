@@ -27,6 +27,10 @@ struct EmittedEvent {
     int64_t block = 0;
 };
 
+// Blocks listed in an instance's block_budget_percent (4 bytes each; about 39 min of 697-sample blocks at
+// 30 kHz).
+constexpr size_t kMaxBlockTimings = 100000;
+
 struct InstanceReport {
     int index = 0;
     std::string script;
@@ -39,6 +43,9 @@ struct InstanceReport {
     uint64_t path_counts[4] = {0, 0, 0, 0};  // none, view, staging, strided
     std::vector<int64_t> overhead_ns, script_ns, gil_wait_ns;
     std::vector<double> budget_percent;
+    // Budget use of each processed block in order, at most kMaxBlockTimings; the storage is reserved before
+    // the audio thread starts and never grows there.
+    std::vector<float> block_budget_percent;
     uint64_t events_emitted_count = 0;
     std::vector<EmittedEvent> events;
 
@@ -82,6 +89,9 @@ struct Report {
         double duration_s = 0;
         bool contiguous = false;
         std::string source;
+        int64_t first_sample_number = 0;
+        uint64_t ttl_events_in = 0;  // TTL events delivered to the scripts (per instance)
+        uint64_t spikes_in = 0;      // spikes delivered to the scripts (per instance)
     } stream;
     struct {
         double wall_time_s = 0;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <climits>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include <sys/mman.h>
@@ -24,10 +26,42 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Events from an --events file (sorted by sample number), handed out block by block.
+// The part of a line before its comment: `#` outside double quotes.
+std::string strip_comment(const std::string& line) {
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        if (line[i] == '\\' && quoted) {
+            ++i;
+        } else if (line[i] == '"') {
+            quoted = !quoted;
+        } else if (line[i] == '#' && !quoted) {
+            return line.substr(0, i);
+        }
+    }
+    return line;
+}
+
+// Stable, allocation-free sort by sample number (a block holds few events, mostly in order already).
+template <typename T, typename Key>
+void sort_by_sample(std::vector<T>& items, Key key) {
+    for (size_t i = 1; i < items.size(); ++i) {
+        T item = std::move(items[i]);
+        size_t j = i;
+        for (; j > 0 && key(items[j - 1]) > key(item); --j) {
+            items[j] = std::move(items[j - 1]);
+        }
+        items[j] = std::move(item);
+    }
+}
+
+constexpr int kMaxSpikeChannels = 1024;
+constexpr int kMaxSpikeSamples = 8192;
+
+// Events from an --events file (sorted by sample number, in the script's numbering), handed out block by block.
 class EventFile {
 public:
-    bool load(const std::string& path, std::string& problem) {
+    bool load(const std::string& path, int64_t origin, std::string& problem) {
+        origin_ = origin;
         if (path.empty()) {
             return true;
         }
@@ -38,47 +72,101 @@ public:
         }
         std::string line;
         int number = 0;
+        int64_t last_sample = INT64_MIN;
         while (std::getline(stream, line)) {
             ++number;
-            const auto hash = line.find('#');
-            if (hash != std::string::npos) {
-                line.erase(hash);
-            }
-            std::istringstream fields(line);
-            long long sample = 0;
-            long long ttl_line = 0;
-            long long state = 0;
-            std::string extra;
-            if (!(fields >> sample)) {
+            std::istringstream fields(strip_comment(line));
+            std::string first;
+            if (!(fields >> first)) {
                 continue;  // blank or comment line
             }
-            if (!(fields >> ttl_line >> state) || (fields >> extra) || sample < 0 || ttl_line < 0 || ttl_line > 255 ||
-                (state != 0 && state != 1)) {
-                problem = path + ":" + std::to_string(number) +
-                          ": expected 'sample_number line state' (sample >= 0, line 0..255, state 0|1)";
+            const std::string where = path + ":" + std::to_string(number) + ": ";
+            int64_t sample = 0;
+            if (first == "spike") {
+                SpikeEvent spike;
+                if (!read_spike(fields, spike)) {
+                    problem = where +
+                              "expected 'spike sample_number source_node electrode num_channels num_samples "
+                              "sorted_id' and num_channels × num_samples values (sample >= 0, electrode quoted "
+                              "if it has spaces, 1..1024 channels, 1..8192 samples)";
+                    return false;
+                }
+                sample = spike.sample_number;
+                spikes_.push_back(std::move(spike));
+            } else {
+                long long ttl_line = 0;
+                long long state = 0;
+                std::string extra;
+                std::istringstream sample_field(first);
+                long long parsed_sample = 0;
+                if (!(sample_field >> parsed_sample) || (sample_field >> extra) || !(fields >> ttl_line >> state) ||
+                    (fields >> extra) || parsed_sample < 0 || ttl_line < 0 || ttl_line > 255 ||
+                    (state != 0 && state != 1)) {
+                    problem = where + "expected 'sample_number line state' (sample >= 0, line 0..255, state 0|1)";
+                    return false;
+                }
+                sample = parsed_sample;
+                ttl_.push_back(TtlEvent{sample, static_cast<int32_t>(ttl_line), state == 1});
+            }
+            if (sample < last_sample) {
+                problem = where + "events must be sorted by sample number";
                 return false;
             }
-            if (!events_.empty() && sample < events_.back().sample_number) {
-                problem = path + ":" + std::to_string(number) + ": events must be sorted by sample number";
-                return false;
-            }
-            events_.push_back(TtlEvent{sample, static_cast<int32_t>(ttl_line), state == 1});
+            last_sample = sample;
         }
         return true;
     }
 
-    void take(int64_t first_sample, int samples, std::vector<TtlEvent>& out) {
-        while (next_ < events_.size() && events_[next_].sample_number < first_sample + samples) {
-            if (events_[next_].sample_number >= first_sample) {
-                out.push_back(events_[next_]);
+    // The events with position first_sample <= p < first_sample + samples (sample numbers origin + p).
+    void take(int64_t first_sample, int samples, BlockEvents& out) {
+        const int64_t begin = origin_ + first_sample;
+        const int64_t end = begin + samples;
+        while (next_ttl_ < ttl_.size() && ttl_[next_ttl_].sample_number < end) {
+            if (ttl_[next_ttl_].sample_number >= begin) {
+                out.ttl.push_back(ttl_[next_ttl_]);
             }
-            ++next_;
+            ++next_ttl_;
+        }
+        while (next_spike_ < spikes_.size() && spikes_[next_spike_].sample_number < end) {
+            if (spikes_[next_spike_].sample_number >= begin) {
+                out.spikes.push_back(&spikes_[next_spike_]);
+            }
+            ++next_spike_;
         }
     }
 
 private:
-    std::vector<TtlEvent> events_;
-    size_t next_ = 0;
+    static bool read_spike(std::istringstream& fields, SpikeEvent& spike) {
+        long long sample = 0;
+        long long source_node = 0;
+        long long channels = 0;
+        long long samples = 0;
+        long long sorted_id = 0;
+        if (!(fields >> sample >> source_node >> std::quoted(spike.electrode) >> channels >> samples >> sorted_id) ||
+            sample < 0 || source_node < 0 || source_node > INT32_MAX || channels < 1 || channels > kMaxSpikeChannels ||
+            samples < 1 || samples > kMaxSpikeSamples || sorted_id < INT32_MIN || sorted_id > INT32_MAX) {
+            return false;
+        }
+        spike.sample_number = sample;
+        spike.source_node = static_cast<int32_t>(source_node);
+        spike.num_channels = static_cast<int32_t>(channels);
+        spike.num_samples = static_cast<int32_t>(samples);
+        spike.sorted_id = static_cast<int32_t>(sorted_id);
+        spike.waveform.resize(static_cast<size_t>(channels * samples));
+        for (float& value : spike.waveform) {
+            if (!(fields >> value)) {
+                return false;
+            }
+        }
+        std::string extra;
+        return !(fields >> extra);
+    }
+
+    int64_t origin_ = 0;
+    std::vector<TtlEvent> ttl_;
+    std::vector<SpikeEvent> spikes_;
+    size_t next_ttl_ = 0;
+    size_t next_spike_ = 0;
 };
 
 class SyntheticSource final : public BlockSource {
@@ -132,39 +220,56 @@ public:
             }
         }
         // TTL: line l toggles every period * (l + 1) seconds (first rising edge after one period).
+        const int64_t origin = options_.first_sample_number;
         for (int line = 0; line < options_.ttl_lines; ++line) {
             const int64_t period = std::max<int64_t>(1, std::llround(options_.ttl_period_s * (line + 1) * rate));
             for (int64_t k = std::max<int64_t>(1, (first_sample + period - 1) / period);
                  k * period < first_sample + samples; ++k) {
-                events.ttl.push_back(TtlEvent{k * period, line, k % 2 == 1});
+                events.ttl.push_back(TtlEvent{origin + k * period, line, k % 2 == 1});
             }
         }
-        std::sort(events.ttl.begin(), events.ttl.end(),
-                  [](const TtlEvent& a, const TtlEvent& b) { return a.sample_number < b.sample_number; });
-        events_.take(first_sample, samples, events.ttl);
+        events_.take(first_sample, samples, events);
+        sort_by_sample(events.ttl, [](const TtlEvent& event) { return event.sample_number; });
         if (options_.spike_rate > 0) {
-            std::poisson_distribution<int> count(options_.spike_rate * samples / rate);
-            std::uniform_int_distribution<int> channel_pick(0, buffer.channels() - 1);
-            std::uniform_int_distribution<int> offset_pick(0, samples - 1);
-            for (int n = count(rng_); n > 0; --n) {
-                SpikeEvent spike{first_sample, channel_pick(rng_), waveform_};
-                const int offset = offset_pick(rng_);
-                spike.sample_number = first_sample + offset;
-                float* row = buffer.row(spike.channel);
-                for (int i = 0; i < static_cast<int>(waveform_.size()) && offset + i < samples; ++i) {
-                    row[offset + i] += waveform_[static_cast<size_t>(i)];
-                }
-                events.spikes.push_back(std::move(spike));
-            }
-            std::sort(events.spikes.begin(), events.spikes.end(),
-                      [](const SpikeEvent& a, const SpikeEvent& b) { return a.sample_number < b.sample_number; });
+            add_spikes(buffer, first_sample, samples, events);
         }
         return samples;
     }
 
 private:
+    // Poisson spikes, each the template waveform added to one channel; kept in spikes_ (reused: electrode
+    // names fit the small-string buffer and waveforms keep their capacity) until the next block.
+    void add_spikes(AudioBuffer& buffer, int64_t first_sample, int samples, BlockEvents& events) {
+        std::poisson_distribution<int> count(options_.spike_rate * samples / options_.sample_rate);
+        std::uniform_int_distribution<int> channel_pick(0, buffer.channels() - 1);
+        std::uniform_int_distribution<int> offset_pick(0, samples - 1);
+        const size_t made = static_cast<size_t>(count(rng_));
+        if (spikes_.size() < made) {
+            spikes_.resize(made);
+        }
+        for (size_t n = 0; n < made; ++n) {
+            const int channel = channel_pick(rng_);
+            const int offset = offset_pick(rng_);
+            SpikeEvent& spike = spikes_[n];
+            spike.sample_number = options_.first_sample_number + first_sample + offset;
+            spike.source_node = options_.source_node;
+            spike.electrode = "Electrode " + std::to_string(channel);
+            spike.num_channels = 1;
+            spike.num_samples = static_cast<int32_t>(waveform_.size());
+            spike.sorted_id = 0;
+            spike.waveform.assign(waveform_.begin(), waveform_.end());
+            float* row = buffer.row(channel);
+            for (int i = 0; i < static_cast<int>(waveform_.size()) && offset + i < samples; ++i) {
+                row[offset + i] += waveform_[static_cast<size_t>(i)];
+            }
+            events.spikes.push_back(&spike);
+        }
+        sort_by_sample(events.spikes, [](const SpikeEvent* spike) { return spike->sample_number; });
+    }
+
     const Options& options_;
     EventFile events_;
+    std::vector<SpikeEvent> spikes_;
     std::mt19937_64 rng_;
     std::vector<float> noise_;
     std::vector<float> sine_;
@@ -251,7 +356,7 @@ public:
         }
         if (filled > 0) {
             ++blocks_done_;
-            events_.take(first_sample, filled, events.ttl);
+            events_.take(first_sample, filled, events);
         }
         return filled;
     }
@@ -332,7 +437,7 @@ private:
 
 std::unique_ptr<BlockSource> make_source(const Options& options, std::string& problem) {
     EventFile events;
-    if (!events.load(options.events, problem)) {
+    if (!events.load(options.events, options.first_sample_number, problem)) {
         return nullptr;
     }
     if (options.input.empty()) {

@@ -33,22 +33,34 @@ struct TtlEvent {
     bool state = false;
 };
 
+// A spike as the bridge's `spike` entry takes it; waveform is channel-major (num_channels × num_samples).
 struct SpikeEvent {
     int64_t sample_number = 0;
-    int channel = 0;
+    int32_t source_node = 0;
+    std::string electrode;
+    int32_t num_channels = 1;
+    int32_t num_samples = 0;
+    int32_t sorted_id = 0;
     std::vector<float> waveform;
 };
 
+// The events of one block, each list sorted by sample number. The spikes point into storage the source keeps
+// until its next block. Reused from block to block (cleared, capacity kept).
 struct BlockEvents {
     std::vector<TtlEvent> ttl;
-    std::vector<SpikeEvent> spikes;
+    std::vector<const SpikeEvent*> spikes;
+    void clear() {
+        ttl.clear();
+        spikes.clear();
+    }
 };
 
 class BlockSource {
 public:
     virtual ~BlockSource() = default;
-    // Fills buffer rows [0, n) for samples [first_sample, first_sample + n), n <= wanted; 0 at the end,
-    // -1 on an I/O error (error() says why).
+    // Fills buffer rows [0, n) for samples [first_sample, first_sample + n), n <= wanted, counted from the
+    // stream's start; 0 at the end, -1 on an I/O error (error() says why). The events carry sample numbers as
+    // the script sees them (--first-sample-number + position).
     virtual int next_block(AudioBuffer& buffer, int64_t first_sample, int wanted, BlockEvents& events) = 0;
     // Blocks expected (for splitting over audio threads); -1 if unknown.
     virtual int64_t planned_blocks(int block_size) const = 0;
