@@ -480,7 +480,7 @@ def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
     remove, modified, missing = [], [], []
     for entry in manifest.files:
         path = layout.plugins_dir / entry.path
-        if layout.plugins_dir not in path.parents:
+        if layout.plugins_dir not in path.parents or ".." in Path(entry.path).parts:
             raise UserFacingError(
                 f"{layout.manifest} lists {entry.path}, outside the plugin folder; not touched"
             )

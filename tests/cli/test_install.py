@@ -405,6 +405,29 @@ def test_malformed_manifest_is_left_untouched(cli: Cli, plugin_env: Path, used_g
     assert tree_snapshot(used_gui_root) == before
 
 
+@pytest.mark.parametrize("listed", ["../../outside.txt", "oe-pyproc/../../../outside.txt", "{absolute}"])
+def test_manifest_entry_outside_the_plugin_folder_is_never_removed(
+    cli: Cli, plugin_env: Path, used_gui_root: Path, listed: str
+) -> None:
+    """A damaged manifest must not make uninstall delete a user's file elsewhere, `..` included."""
+    import hashlib
+
+    assert install(cli, plugin_env, used_gui_root).returncode == 0
+    outside = used_gui_root.parent / "outside.txt"
+    outside.write_text("the user's own file\n")
+    manifest_path = used_gui_root / "plugins-api10" / "oe-pyproc-manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    manifest["files"].append({"path": listed.format(absolute=outside), "sha256": digest})
+    manifest_path.write_text(json.dumps(manifest))
+    before = tree_snapshot(used_gui_root)
+    result = uninstall(cli, used_gui_root)
+    assert result.returncode == 1 and "outside the plugin folder; not touched" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert outside.read_text() == "the user's own file\n"
+    assert tree_snapshot(used_gui_root) == before
+
+
 def test_uninstall_without_install(cli: Cli, used_gui_root: Path) -> None:
     before = tree_snapshot(used_gui_root)
     result = uninstall(cli, used_gui_root)
