@@ -479,3 +479,16 @@ def test_doctor_without_plugin_suggests_install(cli: Cli, plugin_env: Path, used
     findings = doctor_findings(cli, used_gui_root, plugin_env)
     assert findings["plugin.installed"]["status"] == "warn"
     assert findings["plugin.home"]["status"] == "skip"
+
+
+def test_doctor_with_a_home_that_is_not_python_after_install(
+    cli: Cli, plugin_env: Path, used_gui_root: Path, tmp_path: Path
+) -> None:
+    """The plugin-vs-Home check has nothing to compare when the Home is not Python: a skip, not a crash."""
+    assert install(cli, plugin_env, used_gui_root).returncode == 0
+    not_python = tmp_path / "not-python"
+    not_python.mkdir()
+    findings = doctor_findings(cli, used_gui_root, not_python)
+    assert findings["plugin.home"]["status"] == "skip", findings["plugin.home"]
+    assert "version is unknown" in str(findings["plugin.home"]["message"])
+    assert not [f for f in findings.values() if f["status"] == "crash"]

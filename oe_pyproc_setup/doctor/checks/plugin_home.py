@@ -66,6 +66,12 @@ def run(context: Context) -> list[Finding]:
                     details=details,
                 )
             )
+        else:
+            findings.append(
+                CHECK.finding(
+                    "skip", "the Home's Python version is unknown (see Home layout)", details=details
+                )
+            )
 
     binary = context.gui_binary
     if binary is not None and binary.info is not None and plugin_arch:
