@@ -300,6 +300,18 @@ def test_fix_rewrites_a_broken_default_home_file_with_a_backup(
     assert cli(*args).returncode == 0
 
 
+def test_default_home_file_naming_a_folder_that_is_not_python(
+    cli: Cli, gui_root: Path, tmp_path: Path
+) -> None:
+    not_python = tmp_path / "not python"
+    not_python.mkdir()
+    write_default_home(gui_root / "configs-api10" / "oe-pyproc.json", not_python)
+    code, document = doctor_json(cli, "--gui-root", str(gui_root), env=env_without_homes(tmp_path))
+    finding = by_id(document)["gui.default-home"]
+    assert code == 1 and finding["status"] == "error"
+    assert str(finding["message"]).endswith(f"names {not_python}, which oe-pyproc's plugin cannot use")
+
+
 def test_fix_asks_and_accepts_yes(numpy_home: Path, gui_root: Path) -> None:
     target = gui_root / "configs-api10" / "oe-pyproc.json"
     write_default_home(target, gui_root / "gone")

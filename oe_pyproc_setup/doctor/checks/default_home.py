@@ -67,10 +67,11 @@ def run(context: Context) -> list[Finding]:
     verdict = judge_home(inspect_home(home), context.rules)
     if verdict.status == "error":
         details += [reason.message for reason in verdict.reasons]
+        plugin_name = "oe-pyproc" if context.rules.name == "ours" else "upstream"
         return [
             CHECK.finding(
                 "error",
-                f"{state.path} names {home}, which {context.rules.name}'s plugin cannot use",
+                f"{state.path} names {home}, which {plugin_name}'s plugin cannot use",
                 details=details,
                 remediation=create_home_remediation(context),
                 fix=_fix(context),
