@@ -36,6 +36,12 @@ def is_marked_read_only(path: Path) -> bool:
         return False
 
 
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def _fsync_directory(directory: Path) -> None:
     # Makes the rename itself durable; not possible (nor needed) on Windows.
     if os.name != "posix":
@@ -47,7 +53,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_temp_and_replace(path: Path, data: bytes, mode: int | None) -> None:
+def _write_temp_and_replace(path: Path, data: bytes, mode: int) -> None:
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(temp_name)
     try:
@@ -55,8 +61,7 @@ def _write_temp_and_replace(path: Path, data: bytes, mode: int | None) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -99,7 +104,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
     if is_marked_read_only(directory):
         raise UserFacingError(f"cannot write {path}: the folder {directory} is read-only; nothing changed")
 
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    # A new file gets what open() would give it (0666 minus the umask), not mkstemp's private 0600.
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_current_umask()
     made_backup: Path | None = None
     try:
         if backup and path.exists():

@@ -24,6 +24,21 @@ def test_new_file_is_written_without_backup(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_new_file_gets_the_umask_permissions_like_any_new_file(tmp_path: Path) -> None:
+    """Not mkstemp's private 0600: a new script or settings file is as readable as one made by an editor."""
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "my_filter.py"
+        atomic_write_text(target, "x = 1\n")
+        os.umask(0o077)
+        private = tmp_path / "private.json"
+        atomic_write_text(private, "{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
 def test_first_original_is_backed_up_once_and_never_overwritten(tmp_path: Path) -> None:
     target = tmp_path / "lastConfig.xml"
     target.write_bytes(b"original")
