@@ -44,7 +44,7 @@ def _event_index(plan: Plan, report: dict[str, Any], processed_samples: int) -> 
             return int(index[position]), f"input TTL line {int(lines[position])} {state}"
     for instance in report.get("instances", []):
         for event in instance.get("events_emitted", []):
-            sample = int(event.get("sample_number", -1))
+            sample = int(event.get("sample_number", -1)) - plan.first_sample_number
             if 0 <= sample < processed_samples:
                 return (
                     sample,
@@ -62,6 +62,20 @@ def _block_percents(report: dict[str, Any]) -> list[float] | None:
     return [
         sum(float(values[b]) for values in per_instance if isinstance(values, list)) for b in range(length)
     ]
+
+
+def percentile_bars(report: dict[str, Any], *, several: bool) -> tuple[list[str], list[float]]:
+    """Labels and milliseconds (script + bridge) of each instance's median, p99 and max block time. From the
+    times, not the host's budget_percent: that is per block of its own length, and the short last block of a
+    run would be drawn many times too long against a full block's budget."""
+    labels, values = [], []
+    for instance in report.get("instances", []):
+        timing = instance.get("timing_us", {})
+        for name in ("median", "p99", "max"):
+            labels.append(f"#{instance.get('index')} {name}" if several else name)
+            micros = sum(float(timing.get(part, {}).get(name) or 0.0) for part in ("script", "overhead"))
+            values.append(micros / 1000.0)
+    return labels, values
 
 
 def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any], path: Path) -> None:
@@ -122,15 +136,13 @@ def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any]
         time_axis.set_xlabel("time per block, script + bridge (ms)")
         time_axis.set_ylabel("blocks")
         time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
-        time_axis.set_title(f"per-block time of {len(times)} blocks vs the budget")
+        # The host lists at most 100000 blocks per instance (plugin/host/README.md).
+        ran = min(int(i.get("blocks_processed") or 0) for i in report.get("instances", []))
+        cut = f" (the first {len(times)} of {ran})" if len(times) < ran else ""
+        time_axis.set_title(f"per-block time of {len(times)} blocks{cut} vs the budget")
     else:
         # The report carries percentiles only: show them against the budget.
-        labels, values = [], []
-        for instance in report.get("instances", []):
-            stats = instance.get("timing_us", {}).get("budget_percent", {})
-            for name in ("median", "p99", "max"):
-                labels.append(f"#{instance.get('index')} {name}" if plan.instances > 1 else name)
-                values.append(float(stats.get(name, 0.0)) * budget / 100.0)
+        labels, values = percentile_bars(report, several=plan.instances > 1)
         time_axis.barh(labels, values, color="C0")
         time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
         time_axis.set_xlabel("time per block, script + bridge (ms)")
@@ -145,6 +157,9 @@ def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any]
     os.close(handle)
     try:
         figure.savefig(temp_name, dpi=110, format="png")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)  # as any new file, not mkstemp's private 0600
         os.replace(temp_name, path)
     except OSError as error:
         Path(temp_name).unlink(missing_ok=True)

@@ -3,6 +3,8 @@ the GUI's block size."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -108,6 +110,8 @@ def test_plot_from_a_report_with_and_without_block_times(per_block: bool, tmp_pa
     )
     sink = OutputSink(plan, None)
     sink.consume(source.chunk(0, 30000) * 0.5, 0)
+    umask = os.umask(0o022)
+    os.umask(umask)
     instance = {"index": 0, "timing_us": {"budget_percent": {"median": 1.0, "p99": 3.0, "max": 9.0}}}
     if per_block:
         instance["block_budget_percent"] = [1.0 + (b % 7) for b in range(43)]
@@ -116,3 +120,18 @@ def test_plot_from_a_report_with_and_without_block_times(per_block: bool, tmp_pa
     data = plan.plot_path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+    assert stat.S_IMODE(plan.plot_path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_plot_bars_are_block_times_not_the_hosts_per_block_percent() -> None:
+    from oe_pyproc_setup.runplot import percentile_bars
+
+    timing = {
+        "script": {"median": 9000.0, "p99": 11000.0, "max": 12000.0},
+        "overhead": {"median": 100.0, "p99": 200.0, "max": 300.0},
+        "budget_percent": {"median": 40.0, "p99": 400.0, "max": 450.0},  # a short last block
+    }
+    report = {"instances": [{"index": 0, "timing_us": timing}, {"index": 1, "timing_us": timing}]}
+    labels, values = percentile_bars(report, several=True)
+    assert labels == ["#0 median", "#0 p99", "#0 max", "#1 median", "#1 p99", "#1 max"]
+    assert values == pytest.approx([9.1, 11.2, 12.3, 9.1, 11.2, 12.3])
