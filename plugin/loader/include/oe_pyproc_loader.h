@@ -38,10 +38,10 @@ struct HomeInfo {
     std::string path;         // as given, made absolute
     bool is_venv = false;     // pyvenv.cfg present
     std::string base_prefix;  // the base installation (== path unless venv)
-    std::string executable;   // path/bin/python3 (Windows: python.exe)
+    std::string executable;   // path/bin/python3 (Windows: python.exe, venv Scripts\python.exe)
     std::string version;      // "3.10" (from lib/python3.X or pyvenv.cfg)
     int major = 0, minor = 0;
-    std::string libpython;  // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows python3X.dll)
+    std::string libpython;  // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows base\python3XY.dll)
     std::string arch;       // of the interpreter: "x86_64", "aarch64"; universal: "x86_64,aarch64"; "" unknown
     std::string numpy_dir;  // site-packages/numpy found by scanning, "" if not found
 };
@@ -54,13 +54,21 @@ struct Validation {
 };
 
 struct ValidationOptions {
-    std::string bridge_dir;                           // where oe_pyproc_bridge_cp3XY.<ext> live
+    std::string bridge_dir;  // where oe_pyproc_bridge_cp3XY.<ext> live (macOS: or python-processor.bundle)
     std::chrono::milliseconds import_timeout{20000};  // for `<python> -I -c "import numpy"`
     bool check_numpy_import = true;
 };
 
+// Which file layout a Home has: POSIX (bin/python3, lib/python3.X, lib/libpython3.X.so|.dylib) or Windows
+// (python.exe, Lib\, python3XY.dll; a venv's Scripts\python.exe). Native is the layout of this build; the
+// other one can be inspected too, so the Windows rules are tested on Linux.
+enum class HomeLayout { Posix, Windows };
+HomeLayout native_home_layout();
+
 // Inspect a Home from its files only. Returns a reason string on failure (empty when it looks usable).
+// Paths are UTF-8 (converted to UTF-16 on Windows).
 std::string inspect_home(const std::string& path, HomeInfo& info);
+std::string inspect_home(const std::string& path, HomeInfo& info, HomeLayout layout);
 
 // Files + bridge presence + architecture + subprocess `import numpy` with timeout. Never throws, never
 // starts Python in this process.
@@ -85,7 +93,8 @@ Resolution resolve_home(const std::vector<HomeCandidate>& candidates, const Vali
 // file gives "" and sets *problem.
 std::string read_default_home_file(const std::string& gui_root, int api, std::string* problem = nullptr);
 std::string read_manifest_source_prefix(const std::string& gui_root, int api, std::string* problem = nullptr);
-// The saved-state root of the GUI for the current user (Linux: ~/.config/open-ephys).
+// The saved-state root of the GUI for the current user (Linux: ~/.config/open-ephys; macOS:
+// ~/Library/Application Support/open-ephys; Windows: %LOCALAPPDATA%\Open Ephys; both unverified).
 std::string default_gui_root();
 
 // File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.so".
@@ -103,6 +112,8 @@ public:
     static Runtime& instance();
 
     // Load libpython RTLD_NOW|RTLD_GLOBAL, then the bridge RTLD_NOW|RTLD_LOCAL, then initialize Python.
+    // Windows (unverified): AddDllDirectory for the base, DLLs and Library\bin, then LoadLibraryExW of
+    // python3XY.dll and of the bridge by full path (LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR|..._DEFAULT_DIRS).
     // Returns nullptr and sets error on failure; the process keeps running and a later call with another
     // (good) Home may still succeed as long as Python was never started.
     const oe_pyproc_bridge_api* start(const Validation& home, const std::string& bridge_dir, std::string& error);

@@ -1,10 +1,13 @@
 // Home resolution, validation (files + the Home's own interpreter in a subprocess) and the two-stage
-// loading of libpython (global symbols) and the bridge (local symbols). Linux is verified here; the
-// macOS branches follow the same POSIX calls and are unverified; Windows is not implemented yet
-// (unverified design: LoadLibraryExW of python3XY.dll by full path, then the bridge).
+// loading of libpython (global symbols) and the bridge (local symbols). Linux is verified here. The macOS
+// branches follow the same POSIX calls and are unverified. The Windows branches (LoadLibraryExW by full
+// path, AddDllDirectory, CreateProcessW) compile with mingw-w64 and run under wine in CI, which is not
+// Windows: they are unverified too.
 #include "oe_pyproc_loader.h"
 
+#include "home_layout.h"
 #include "json_reader.h"
+#include "loader_platform.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,9 +15,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
 #include <sstream>
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -40,6 +51,17 @@ const char* to_string(HomeOrigin origin) {
 
 namespace {
 
+using detail::SubprocessResult;
+using layout::trim;
+
+// UTF-8 strings <-> paths: on Windows a narrow fs::path would use the ANSI code page.
+fs::path to_path(const std::string& utf8) {
+    return fs::u8path(utf8);
+}
+std::string from_path(const fs::path& path) {
+    return path.u8string();
+}
+
 bool read_text(const fs::path& path, std::string& out) {
     std::ifstream stream(path, std::ios::binary);
     if (!stream) {
@@ -49,28 +71,6 @@ bool read_text(const fs::path& path, std::string& out) {
     buffer << stream.rdbuf();
     out = buffer.str();
     return true;
-}
-
-std::string trim(const std::string& text) {
-    const auto begin = text.find_first_not_of(" \t\r\n");
-    if (begin == std::string::npos) {
-        return "";
-    }
-    const auto end = text.find_last_not_of(" \t\r\n");
-    return text.substr(begin, end - begin + 1);
-}
-
-// pyvenv.cfg "key = value" lines.
-std::string pyvenv_value(const std::string& text, const std::string& key) {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-        const auto equals = line.find('=');
-        if (equals != std::string::npos && trim(line.substr(0, equals)) == key) {
-            return trim(line.substr(equals + 1));
-        }
-    }
-    return "";
 }
 
 bool parse_version(const std::string& text, int& major, int& minor) {
@@ -98,8 +98,8 @@ std::string shared_library_suffix() {
 std::string available_bridges(const std::string& bridge_dir) {
     std::vector<std::string> versions;
     std::error_code error;
-    for (fs::directory_iterator it(bridge_dir, error), end; !error && it != end; it.increment(error)) {
-        const std::string name = it->path().filename().string();
+    for (fs::directory_iterator it(to_path(bridge_dir), error), end; !error && it != end; it.increment(error)) {
+        const std::string name = from_path(it->path().filename());
         const std::string prefix = "oe_pyproc_bridge_cp3";
         if (name.rfind(prefix, 0) == 0) {
             const auto dot = name.find('.', prefix.size());
@@ -114,14 +114,169 @@ std::string available_bridges(const std::string& bridge_dir) {
     return joined.empty() ? "none" : joined;
 }
 
-struct SubprocessResult {
-    bool started = false;
-    bool timed_out = false;
-    int exit_code = -1;
-    std::string output;  // stdout + stderr
+}  // namespace
+
+namespace detail {
+
+#if defined(_WIN32)
+// Unverified on Windows (compiled with mingw-w64, exercised under wine).
+
+std::wstring to_wide(const std::string& utf8) {
+    if (utf8.empty()) {
+        return {};
+    }
+    const int length = MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), nullptr, 0);
+    std::wstring wide(static_cast<size_t>(length), L'\0');
+    MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), wide.data(), length);
+    return wide;
+}
+
+std::string from_wide(const std::wstring& wide) {
+    if (wide.empty()) {
+        return {};
+    }
+    const int length =
+        WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), nullptr, 0, nullptr, nullptr);
+    std::string utf8(static_cast<size_t>(length), '\0');
+    WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), utf8.data(), length, nullptr, nullptr);
+    return utf8;
+}
+
+std::string system_error_message(unsigned long code) {
+    wchar_t buffer[1024] = {};
+    const DWORD length = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0,
+                                        buffer, static_cast<DWORD>(sizeof(buffer) / sizeof(buffer[0])), nullptr);
+    const std::string text = length == 0 ? "" : trim(from_wide(std::wstring(buffer, length)));
+    const std::string number = "Windows error " + std::to_string(code);
+    return text.empty() ? number : text + " (" + number + ")";
+}
+
+namespace {
+
+struct HandleCloser {
+    void operator()(HANDLE handle) const {
+        if (handle != nullptr && handle != INVALID_HANDLE_VALUE) {
+            CloseHandle(handle);
+        }
+    }
+};
+using UniqueHandle = std::unique_ptr<void, HandleCloser>;
+
+struct AttributeListDeleter {
+    void operator()(LPPROC_THREAD_ATTRIBUTE_LIST list) const { DeleteProcThreadAttributeList(list); }
 };
 
-#if !defined(_WIN32)
+// Reads what the pipe holds without blocking; false once every writer is gone (or on error).
+bool drain_pipe(HANDLE pipe, std::string& output) {
+    char buffer[4096];
+    while (true) {
+        DWORD available = 0;
+        if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
+            return false;
+        }
+        if (available == 0) {
+            return true;
+        }
+        DWORD count = 0;
+        if (!ReadFile(pipe, buffer, std::min<DWORD>(available, sizeof(buffer)), &count, nullptr) || count == 0) {
+            return false;
+        }
+        if (output.size() < 65536) {
+            output.append(buffer, count);
+        }
+    }
+}
+
+}  // namespace
+
+SubprocessResult run_subprocess(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+    SubprocessResult result;
+    SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+    HANDLE read_raw = nullptr;
+    HANDLE write_raw = nullptr;
+    if (!CreatePipe(&read_raw, &write_raw, &inheritable, 0)) {
+        result.output = "cannot create a pipe: " + system_error_message(GetLastError());
+        return result;
+    }
+    UniqueHandle read_end(read_raw);
+    UniqueHandle write_end(write_raw);
+    SetHandleInformation(read_raw, HANDLE_FLAG_INHERIT, 0);
+    UniqueHandle null_input(
+        CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, &inheritable, OPEN_EXISTING, 0, nullptr));
+    if (null_input.get() == INVALID_HANDLE_VALUE) {
+        result.output = "cannot open NUL: " + system_error_message(GetLastError());
+        return result;
+    }
+    // Only these two handles reach the child, even when other threads of the GUI start processes meanwhile
+    // (an inherited copy of the write end elsewhere would keep the pipe open).
+    HANDLE inherited[2] = {write_raw, null_input.get()};
+    SIZE_T list_size = 0;
+    InitializeProcThreadAttributeList(nullptr, 1, 0, &list_size);
+    std::vector<unsigned char> list_storage(list_size);
+    auto* list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data());
+    if (!InitializeProcThreadAttributeList(list, 1, 0, &list_size)) {
+        result.output = "cannot prepare the process attributes: " + system_error_message(GetLastError());
+        return result;
+    }
+    std::unique_ptr<_PROC_THREAD_ATTRIBUTE_LIST, AttributeListDeleter> list_guard(list);
+    if (!UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited, sizeof(inherited), nullptr,
+                                   nullptr)) {
+        result.output = "cannot prepare the process attributes: " + system_error_message(GetLastError());
+        return result;
+    }
+    STARTUPINFOEXW startup{};
+    startup.StartupInfo.cb = sizeof(startup);
+    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    startup.StartupInfo.hStdInput = null_input.get();
+    startup.StartupInfo.hStdOutput = write_raw;
+    startup.StartupInfo.hStdError = write_raw;
+    startup.lpAttributeList = list;
+    const std::wstring application = to_wide(argv.at(0));  // full path: CreateProcessW does no search then
+    std::wstring command_line = to_wide(layout::windows_command_line(argv));
+    PROCESS_INFORMATION process{};
+    if (!CreateProcessW(application.c_str(), command_line.data(), nullptr, nullptr, TRUE,
+                        CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT, nullptr, nullptr, &startup.StartupInfo,
+                        &process)) {
+        result.output = system_error_message(GetLastError());
+        return result;
+    }
+    UniqueHandle process_handle(process.hProcess);
+    UniqueHandle thread_handle(process.hThread);
+    write_end.reset();  // the child holds the only write end now: the pipe breaks when it exits
+    result.started = true;
+
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool pipe_open = true;
+    while (true) {
+        if (pipe_open) {
+            pipe_open = drain_pipe(read_end.get(), result.output);
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            result.timed_out = true;
+            TerminateProcess(process_handle.get(), 1);
+            WaitForSingleObject(process_handle.get(), 5000);
+            break;
+        }
+        // Poll the pipe every 10 ms while it is open (anonymous pipes have no overlapped reads).
+        const DWORD wait_ms = static_cast<DWORD>(pipe_open ? std::min<int64_t>(left.count(), 10) : left.count());
+        if (WaitForSingleObject(process_handle.get(), wait_ms) == WAIT_OBJECT_0) {
+            if (pipe_open) {
+                drain_pipe(read_end.get(), result.output);
+            }
+            break;
+        }
+    }
+    DWORD exit_code = 0;
+    if (!result.timed_out && GetExitCodeProcess(process_handle.get(), &exit_code)) {
+        result.exit_code = static_cast<int>(exit_code);
+    }
+    return result;
+}
+
+#else
+
 SubprocessResult run_subprocess(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     SubprocessResult result;
     int pipe_fds[2];
@@ -191,7 +346,12 @@ SubprocessResult run_subprocess(const std::vector<std::string>& argv, std::chron
     }
     return result;
 }
+
 #endif
+
+}  // namespace detail
+
+namespace {
 
 std::string last_line(const std::string& text) {
     const std::string trimmed = trim(text);
@@ -242,7 +402,7 @@ std::string pe_machine_name(unsigned machine) {
 }  // namespace
 
 std::vector<std::string> binary_architectures(const std::string& path) {
-    std::ifstream stream(path, std::ios::binary);
+    std::ifstream stream(to_path(path), std::ios::binary);
     std::vector<unsigned char> head(4096, 0);
     stream.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
     const size_t size = static_cast<size_t>(stream.gcount());
@@ -285,32 +445,37 @@ std::string bridge_file_name(int major, int minor) {
 }
 
 std::string process_arch() {
-#if defined(_WIN32)
-    return "unknown";
+#if defined(__x86_64__) || defined(_M_X64)
+    return "x86_64";  // also an x86_64 build running under Rosetta or Windows' x64 emulation
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    return "aarch64";
+#elif defined(_WIN32)
+    return "";
 #else
     utsname name{};
-    if (uname(&name) != 0) {
-        return "";
-    }
-#if defined(__x86_64__)
-    return "x86_64";
-#elif defined(__aarch64__)
-    return "aarch64";
-#else
-    return name.machine;
-#endif
+    return uname(&name) == 0 ? name.machine : "";
 #endif
 }
 
 std::string default_gui_root() {
+#if defined(_WIN32)
+    // Unverified: JUCE's local application data folder, %LOCALAPPDATA%\Open Ephys (DESIGN §2).
+    wchar_t buffer[32768];
+    const DWORD length = GetEnvironmentVariableW(L"LOCALAPPDATA", buffer, static_cast<DWORD>(std::size(buffer)));
+    if (length == 0 || length >= std::size(buffer)) {
+        return "";
+    }
+    return detail::from_wide(std::wstring(buffer, length)) + "\\Open Ephys";
+#else
     const char* home = std::getenv("HOME");
     if (home == nullptr || *home == '\0') {
         return "";
     }
 #if defined(__APPLE__)
-    return std::string(home) + "/Library/Application Support/open-ephys";
+    return std::string(home) + "/Library/Application Support/open-ephys";  // unverified
 #else
     return std::string(home) + "/.config/open-ephys";
+#endif
 #endif
 }
 
@@ -322,7 +487,7 @@ std::string read_string_member(const fs::path& file, const std::string& key, std
     }
     if (!read_text(file, text)) {
         if (problem != nullptr) {
-            *problem = file.string() + ": cannot be read";
+            *problem = from_path(file) + ": cannot be read";
         }
         return "";
     }
@@ -330,7 +495,7 @@ std::string read_string_member(const fs::path& file, const std::string& key, std
     const std::string error = read_json_object_strings(text, strings);
     if (!error.empty()) {
         if (problem != nullptr) {
-            *problem = file.string() + ": malformed JSON: " + error;
+            *problem = from_path(file) + ": malformed JSON: " + error;
         }
         return "";
     }
@@ -340,75 +505,92 @@ std::string read_string_member(const fs::path& file, const std::string& key, std
 }  // namespace
 
 std::string read_default_home_file(const std::string& gui_root, int api, std::string* problem) {
-    return read_string_member(fs::path(gui_root) / ("configs-api" + std::to_string(api)) / "oe-pyproc.json",
+    return read_string_member(to_path(gui_root) / ("configs-api" + std::to_string(api)) / "oe-pyproc.json",
                               "python_home", problem);
 }
 
 std::string read_manifest_source_prefix(const std::string& gui_root, int api, std::string* problem) {
-    return read_string_member(fs::path(gui_root) / ("plugins-api" + std::to_string(api)) / "oe-pyproc-manifest.json",
+    return read_string_member(to_path(gui_root) / ("plugins-api" + std::to_string(api)) / "oe-pyproc-manifest.json",
                               "source_prefix", problem);
 }
 
-std::string inspect_home(const std::string& path_text, HomeInfo& info) {
-    info = HomeInfo{};
-    if (path_text.empty()) {
-        return "no Home given";
-    }
-    std::error_code error;
-    fs::path path = fs::absolute(fs::path(path_text), error);
-    info.path = path.lexically_normal().string();
-    if (!info.path.empty() && info.path.size() > 1 && info.path.back() == '/') {
-        info.path.pop_back();
-    }
-    path = fs::path(info.path);
-    if (fs::is_symlink(fs::symlink_status(path, error)) && !fs::exists(path, error)) {
-        return info.path + " is a broken symbolic link";
-    }
-    if (!fs::exists(path, error)) {
-        return info.path + " does not exist";
-    }
-    if (!is_dir(path)) {
-        return info.path +
-               " is a file, not a folder (a Python Home is the environment's folder, e.g. "
-               "~/miniforge3/envs/oe-python-plugin)";
-    }
+HomeLayout native_home_layout() {
 #if defined(_WIN32)
-    return "Windows Homes are not supported by this build yet (unverified platform)";
+    return HomeLayout::Windows;
 #else
-    info.executable = (path / "bin" / "python3").string();
-    const fs::path cfg = path / "pyvenv.cfg";
-    fs::path base = path;
-    std::string cfg_text;
-    if (is_file(cfg) && read_text(cfg, cfg_text)) {
-        info.is_venv = true;
-        const std::string base_bin = pyvenv_value(cfg_text, "home");
-        if (base_bin.empty()) {
-            return info.path + "/pyvenv.cfg has no 'home' line: a broken virtual environment";
-        }
-        base = fs::path(base_bin).filename() == "bin" ? fs::path(base_bin).parent_path() : fs::path(base_bin);
-        std::string version = pyvenv_value(cfg_text, "version_info");
-        if (version.empty()) {
-            version = pyvenv_value(cfg_text, "version");
-        }
-        parse_version(version, info.major, info.minor);
-        if (!is_dir(base)) {
-            return "the virtual environment " + info.path + " was made from " + base.string() +
-                   ", which no longer exists: recreate the venv";
+    return HomeLayout::Posix;
+#endif
+}
+
+namespace {
+
+std::string architectures_of(const fs::path& binary) {
+    std::error_code error;
+    const fs::path resolved = fs::canonical(binary, error);
+    std::string joined;
+    for (const auto& arch : binary_architectures(from_path(error ? binary : resolved))) {
+        joined += (joined.empty() ? "" : ",") + arch;
+    }
+    return joined;
+}
+
+// numpy by scanning site-packages (the subprocess check confirms it imports).
+void find_numpy(const std::vector<fs::path>& site_dirs, HomeInfo& info) {
+    for (const auto& site : site_dirs) {
+        if (is_file(site / "numpy" / "__init__.py")) {
+            info.numpy_dir = from_path(site / "numpy");
+            return;
         }
     }
-    info.base_prefix = base.string();
-    if (!is_file(info.executable)) {
+}
+
+// The venv part shared by both layouts: base installation and version from pyvenv.cfg.
+std::string read_venv(const fs::path& path, bool windows, HomeInfo& info, fs::path& base, std::string& cfg_text) {
+    const fs::path cfg = path / "pyvenv.cfg";
+    base = path;
+    if (!is_file(cfg) || !read_text(cfg, cfg_text)) {
+        return "";
+    }
+    info.is_venv = true;
+    const std::string home_value = layout::pyvenv_value(cfg_text, "home");
+    if (home_value.empty()) {
+        return from_path(cfg) + " has no 'home' line: a broken virtual environment";
+    }
+    base = to_path(layout::venv_base_prefix(home_value, windows));
+    std::string version = layout::pyvenv_value(cfg_text, "version_info");
+    if (version.empty()) {
+        version = layout::pyvenv_value(cfg_text, "version");
+    }
+    parse_version(version, info.major, info.minor);
+    if (!is_dir(base)) {
+        return "the virtual environment " + info.path + " was made from " + from_path(base) +
+               ", which no longer exists: recreate the venv";
+    }
+    return "";
+}
+
+std::string inspect_posix_home(const fs::path& path, HomeInfo& info) {
+    info.executable = from_path(path / "bin" / "python3");
+    fs::path base;
+    std::string cfg_text;
+    std::string problem = read_venv(path, false, info, base, cfg_text);
+    if (!problem.empty()) {
+        return problem;
+    }
+    info.base_prefix = from_path(base);
+    if (!is_file(to_path(info.executable))) {
         return info.path +
                " has no bin/python3: not a Python installation (pick the environment's folder, the "
                "one containing bin/ and lib/)";
     }
+    std::error_code error;
     if (info.major == 0) {
         // The base's lib/python3.X folder holding the standard library.
         std::vector<std::pair<int, int> > found;
         for (fs::directory_iterator it(base / "lib", error), end; !error && it != end; it.increment(error)) {
             int major = 0;
             int minor = 0;
-            const std::string name = it->path().filename().string();
+            const std::string name = from_path(it->path().filename());
             if (name.rfind("python", 0) == 0 && parse_version(name.substr(6), major, minor) &&
                 name == "python" + std::to_string(major) + "." + std::to_string(minor)) {
                 found.emplace_back(major, minor);
@@ -424,40 +606,123 @@ std::string inspect_home(const std::string& path_text, HomeInfo& info) {
     info.version = std::to_string(info.major) + "." + std::to_string(info.minor);
     const fs::path stdlib = base / "lib" / ("python" + info.version);
     if (!is_file(stdlib / "os.py") || !is_file(stdlib / "encodings" / "__init__.py")) {
-        return "the standard library of Python " + info.version + " is missing under " + stdlib.string() +
+        return "the standard library of Python " + info.version + " is missing under " + from_path(stdlib) +
                " (os.py, encodings/): Python would fail to start with 'No module named encodings'";
     }
 #if defined(__APPLE__)
-    const std::vector<std::string> names = {"libpython" + info.version + ".dylib"};
+    // Unverified: conda and Homebrew have lib/libpython3.X.dylib; a python.org framework build has it as a
+    // link to the framework's Python binary, which is tried last.
+    const std::vector<fs::path> libraries = {base / "lib" / ("libpython" + info.version + ".dylib"), base / "Python"};
 #else
-    const std::vector<std::string> names = {"libpython" + info.version + ".so.1.0", "libpython" + info.version + ".so"};
+    const std::vector<fs::path> libraries = {base / "lib" / ("libpython" + info.version + ".so.1.0"),
+                                             base / "lib" / ("libpython" + info.version + ".so")};
 #endif
-    for (const auto& name : names) {
-        if (is_file(base / "lib" / name)) {
-            info.libpython = (base / "lib" / name).string();
+    for (const auto& library : libraries) {
+        if (is_file(library)) {
+            info.libpython = from_path(library);
             break;
         }
     }
     if (info.libpython.empty()) {
-        return "no shared library " + names.front() + " in " + (base / "lib").string() +
+        return "no shared library " + from_path(libraries.front().filename()) + " in " + from_path(base / "lib") +
                ": this Python was built without --enable-shared and cannot be embedded";
     }
-    for (const auto& arch : binary_architectures(fs::canonical(info.executable, error).string())) {
-        info.arch += (info.arch.empty() ? "" : ",") + arch;
-    }
-    // numpy by scanning (the subprocess check confirms it imports).
+    info.arch = architectures_of(to_path(info.executable));
     std::vector<fs::path> site_dirs = {path / "lib" / ("python" + info.version) / "site-packages"};
-    if (info.is_venv && pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
+    if (info.is_venv && layout::pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
         site_dirs.push_back(stdlib / "site-packages");
     }
-    for (const auto& site : site_dirs) {
-        if (is_file(site / "numpy" / "__init__.py")) {
-            info.numpy_dir = (site / "numpy").string();
-            break;
-        }
-    }
+    find_numpy(site_dirs, info);
     return "";
-#endif
+}
+
+// Windows layout (unverified on Windows; tested on Linux with crafted trees): python.exe, Lib\ and
+// python3XY.dll in the installation's folder (python.org and conda alike); a venv has Scripts\python.exe
+// and Lib\site-packages, its pyvenv.cfg `home` names the base's folder.
+std::string inspect_windows_home(const fs::path& path, HomeInfo& info) {
+    fs::path base;
+    std::string cfg_text;
+    std::string problem = read_venv(path, true, info, base, cfg_text);
+    if (!problem.empty()) {
+        return problem;
+    }
+    info.base_prefix = from_path(base);
+    info.executable = from_path(info.is_venv ? path / "Scripts" / "python.exe" : path / "python.exe");
+    if (!is_file(to_path(info.executable))) {
+        return info.is_venv ? info.path + " has no Scripts\\python.exe: a broken virtual environment (recreate it)"
+                            : info.path +
+                                  " has no python.exe: not a Python installation (pick the environment's folder, "
+                                  "the one containing python.exe and Lib\\)";
+    }
+    std::error_code error;
+    if (info.major == 0) {
+        std::vector<std::pair<int, int> > found;
+        for (fs::directory_iterator it(base, error), end; !error && it != end; it.increment(error)) {
+            int major = 0;
+            int minor = 0;
+            if (layout::parse_windows_python_dll_name(from_path(it->path().filename()), major, minor)) {
+                found.emplace_back(major, minor);
+            }
+        }
+        if (found.empty()) {
+            return "no python3XY.dll in " + info.base_prefix +
+                   ": not a CPython installation that can be embedded (the Microsoft Store Python and the "
+                   "embeddable zip are not supported)";
+        }
+        std::sort(found.begin(), found.end());
+        info.major = found.back().first;
+        info.minor = found.back().second;
+    }
+    info.version = std::to_string(info.major) + "." + std::to_string(info.minor);
+    const fs::path dll = base / layout::windows_python_dll_name(info.major, info.minor);
+    if (!is_file(dll)) {
+        return "no " + from_path(dll.filename()) + " in " + info.base_prefix + ": Python " + info.version +
+               " cannot be embedded from there";
+    }
+    info.libpython = from_path(dll);
+    const fs::path stdlib = base / "Lib";
+    if (!is_file(stdlib / "os.py") || !is_file(stdlib / "encodings" / "__init__.py")) {
+        return "the standard library of Python " + info.version + " is missing under " + from_path(stdlib) +
+               " (os.py, encodings\\): Python would fail to start with 'No module named encodings'";
+    }
+    info.arch = architectures_of(dll);  // what LoadLibraryExW will map
+    std::vector<fs::path> site_dirs = {path / "Lib" / "site-packages"};
+    if (info.is_venv && layout::pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
+        site_dirs.push_back(stdlib / "site-packages");
+    }
+    find_numpy(site_dirs, info);
+    return "";
+}
+
+}  // namespace
+
+std::string inspect_home(const std::string& path_text, HomeInfo& info) {
+    return inspect_home(path_text, info, native_home_layout());
+}
+
+std::string inspect_home(const std::string& path_text, HomeInfo& info, HomeLayout home_layout) {
+    info = HomeInfo{};
+    if (path_text.empty()) {
+        return "no Home given";
+    }
+    std::error_code error;
+    fs::path path = fs::absolute(to_path(path_text), error).lexically_normal();
+    if (path.has_relative_path() && !path.has_filename()) {
+        path = path.parent_path();  // a trailing separator
+    }
+    info.path = from_path(path);
+    if (fs::is_symlink(fs::symlink_status(path, error)) && !fs::exists(path, error)) {
+        return info.path + " is a broken symbolic link";
+    }
+    if (!fs::exists(path, error)) {
+        return info.path + " does not exist";
+    }
+    if (!is_dir(path)) {
+        return info.path + " is a file, not a folder (a Python Home is the environment's folder, e.g. " +
+               (home_layout == HomeLayout::Windows ? "%USERPROFILE%\\miniforge3\\envs\\oe-python-plugin)"
+                                                   : "~/miniforge3/envs/oe-python-plugin)");
+    }
+    return home_layout == HomeLayout::Windows ? inspect_windows_home(path, info) : inspect_posix_home(path, info);
 }
 
 Validation validate_home(const std::string& path, const ValidationOptions& options) {
@@ -471,11 +736,12 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
         validation.reason = info.path + " is Python " + info.version + "; oe-pyproc needs 3.10 or newer";
         return validation;
     }
-    const fs::path bridge = fs::path(options.bridge_dir) / bridge_file_name(info.major, info.minor);
+    const std::string bridge_dir = layout::bundle_bridge_dir(options.bridge_dir);
+    const fs::path bridge = to_path(bridge_dir) / bridge_file_name(info.major, info.minor);
     if (!is_file(bridge)) {
         validation.reason = info.path + " is Python " + info.version + ", which this plugin has no bridge for (" +
-                            bridge.filename().string() + " not in " + options.bridge_dir +
-                            "; bridges available: " + available_bridges(options.bridge_dir) + ")";
+                            from_path(bridge.filename()) + " not in " + bridge_dir +
+                            "; bridges available: " + available_bridges(bridge_dir) + ")";
         return validation;
     }
     const std::string arch = process_arch();
@@ -490,14 +756,10 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
                             " -m pip install numpy` or conda)";
         return validation;
     }
-#if defined(_WIN32)
-    validation.reason = "Windows is not supported by this build yet (unverified platform)";
-    return validation;
-#else
     if (options.check_numpy_import) {
-        const SubprocessResult run =
-            run_subprocess({info.executable, "-I", "-c", "import numpy, sys; sys.stdout.write(numpy.__version__)"},
-                           options.import_timeout);
+        const detail::SubprocessResult run = detail::run_subprocess(
+            {info.executable, "-I", "-c", "import numpy, sys; sys.stdout.write(numpy.__version__)"},
+            options.import_timeout);
         if (!run.started) {
             validation.reason = "could not run " + info.executable + ": " + run.output;
             return validation;
@@ -514,7 +776,6 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
         }
         validation.numpy_version = trim(run.output);
     }
-#endif
     validation.ok = true;
     return validation;
 }
@@ -541,6 +802,106 @@ Resolution resolve_home(const std::vector<HomeCandidate>& candidates, const Vali
     }
     return resolution;
 }
+
+namespace {
+
+// The platform's shared-library calls behind one interface, so that Runtime::start reads the same on all.
+#if defined(_WIN32)
+// Unverified on Windows.
+struct LibraryCloser {
+    void operator()(void* handle) const { FreeLibrary(static_cast<HMODULE>(handle)); }
+};
+#else
+struct LibraryCloser {
+    void operator()(void* handle) const { dlclose(handle); }
+};
+#endif
+using LibraryHandle = std::unique_ptr<void, LibraryCloser>;
+
+#if defined(_WIN32)
+// No "cannot find the DLL" message box from inside the GUI: the error comes back as a string instead.
+class QuietLoadErrors {
+public:
+    QuietLoadErrors() { SetThreadErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX, &previous_); }
+    ~QuietLoadErrors() { SetThreadErrorMode(previous_, nullptr); }
+    QuietLoadErrors(const QuietLoadErrors&) = delete;
+    QuietLoadErrors& operator=(const QuietLoadErrors&) = delete;
+
+private:
+    DWORD previous_ = 0;
+};
+#endif
+
+// Full path only: never a search of PATH or the current folder. POSIX: global symbols for libpython (numpy's
+// extension modules resolve Py* against it), local ones for the bridge. Windows has no such distinction:
+// the bridge imports python3XY.dll by name and binds to the one already loaded.
+LibraryHandle open_library(const std::string& path, bool global_symbols, std::string& error) {
+#if defined(_WIN32)
+    (void)global_symbols;
+    QuietLoadErrors quiet;
+    // The DLL's own folder first for its dependencies (vcruntime140.dll beside python3XY.dll), then the
+    // application folder, System32 and the AddDllDirectory folders; PATH is not searched.
+    HMODULE module = LoadLibraryExW(detail::to_wide(path).c_str(), nullptr,
+                                    LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
+    if (module == nullptr) {
+        const DWORD code = GetLastError();
+        error = detail::system_error_message(code);
+        if (code == ERROR_MOD_NOT_FOUND) {
+            error +=
+                ": a DLL it depends on was not found (the Visual C++ runtime, or for conda the Home's "
+                "Library\\bin)";
+        } else if (code == ERROR_BAD_EXE_FORMAT) {
+            error += ": it is built for another CPU architecture than this process (" + process_arch() + ")";
+        }
+    }
+    return LibraryHandle(module);
+#else
+    void* handle = dlopen(path.c_str(), RTLD_NOW | (global_symbols ? RTLD_GLOBAL : RTLD_LOCAL));
+    if (handle == nullptr) {
+        error = dlerror();
+    }
+    return LibraryHandle(handle);
+#endif
+}
+
+void* find_symbol(void* library, const char* name) {
+#if defined(_WIN32)
+    return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));
+#else
+    return dlsym(library, name);
+#endif
+}
+
+#if defined(_WIN32)
+// Unverified: the folders numpy's (and the stdlib's) extension modules need for their dependent DLLs. They
+// are process-wide and stay for the process lifetime once Python started; a failed start removes them.
+class DllDirectories {
+public:
+    explicit DllDirectories(const std::string& base_prefix) {
+        for (const std::string& subfolder : layout::windows_dll_subfolders()) {
+            const fs::path folder = subfolder.empty() ? to_path(base_prefix) : to_path(base_prefix) / subfolder;
+            if (is_dir(folder)) {
+                if (DLL_DIRECTORY_COOKIE cookie = AddDllDirectory(folder.wstring().c_str())) {
+                    cookies_.push_back(cookie);
+                }
+            }
+        }
+    }
+    ~DllDirectories() {
+        for (DLL_DIRECTORY_COOKIE cookie : cookies_) {
+            RemoveDllDirectory(cookie);
+        }
+    }
+    void keep() { cookies_.clear(); }
+    DllDirectories(const DllDirectories&) = delete;
+    DllDirectories& operator=(const DllDirectories&) = delete;
+
+private:
+    std::vector<DLL_DIRECTORY_COOKIE> cookies_;
+};
+#endif
+
+}  // namespace
 
 Runtime& Runtime::instance() {
     static Runtime runtime;
@@ -577,30 +938,28 @@ const oe_pyproc_bridge_api* Runtime::start(const Validation& home, const std::st
         return nullptr;
     }
 #if defined(_WIN32)
-    error = "loading Python is not implemented on Windows yet (unverified platform)";
-    return nullptr;
-#else
-    // Global symbols: numpy's extension modules resolve Py* against this libpython.
-    void* libpython = dlopen(home.info.libpython.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (libpython == nullptr) {
-        error = "could not load " + home.info.libpython + ": " + dlerror();
+    DllDirectories dll_directories(home.info.base_prefix);
+#endif
+    std::string why;
+    LibraryHandle libpython = open_library(home.info.libpython, true, why);
+    if (!libpython) {
+        error = "could not load " + home.info.libpython + ": " + why;
         return nullptr;
     }
-    const std::string bridge = (fs::path(bridge_dir) / bridge_file_name(home.info.major, home.info.minor)).string();
-    void* bridge_handle = dlopen(bridge.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (bridge_handle == nullptr) {
-        error = "could not load the bridge " + bridge + ": " + dlerror();
-        dlclose(libpython);
+    const std::string bridge =
+        from_path(to_path(layout::bundle_bridge_dir(bridge_dir)) / bridge_file_name(home.info.major, home.info.minor));
+    LibraryHandle bridge_handle = open_library(bridge, false, why);
+    if (!bridge_handle) {
+        error = "could not load the bridge " + bridge + ": " + why;
         return nullptr;
     }
-    auto get_api = reinterpret_cast<oe_pyproc_bridge_get_api_fn>(dlsym(bridge_handle, "oe_pyproc_bridge_get_api"));
+    auto get_api =
+        reinterpret_cast<oe_pyproc_bridge_get_api_fn>(find_symbol(bridge_handle.get(), "oe_pyproc_bridge_get_api"));
     const oe_pyproc_bridge_api* api = get_api != nullptr ? get_api(OE_PYPROC_BRIDGE_ABI_VERSION) : nullptr;
     if (api == nullptr || api->struct_size < sizeof(oe_pyproc_bridge_api) ||
         api->python_minor != static_cast<uint32_t>(home.info.minor)) {
         error = "the bridge " + bridge + " does not match (C ABI " + std::to_string(OE_PYPROC_BRIDGE_ABI_VERSION) +
                 ", Python " + home.info.version + " expected)";
-        dlclose(bridge_handle);
-        dlclose(libpython);
         return nullptr;
     }
     const std::string base_home = home.info.base_prefix;
@@ -608,20 +967,20 @@ const oe_pyproc_bridge_api* Runtime::start(const Validation& home, const std::st
     oe_pyproc_python_config config{sizeof(oe_pyproc_python_config), base_home.c_str(), executable.c_str(), nullptr, 0};
     char message[2048] = {};
     const int status = api->initialize(&config, message, sizeof(message));
+    // From here on Python may have run: never unload either library, nor drop the DLL folders it may use.
+#if defined(_WIN32)
+    dll_directories.keep();
+#endif
+    libpython_handle_ = libpython.release();
+    bridge_handle_ = bridge_handle.release();
     if (status != OE_PYPROC_OK) {
         error = std::string("Python did not start: ") + message;
-        // Python may be half-initialised: keep both libraries loaded, never unload a libpython that ran.
-        libpython_handle_ = libpython;
-        bridge_handle_ = bridge_handle;
         return nullptr;
     }
-    libpython_handle_ = libpython;
-    bridge_handle_ = bridge_handle;
     api_ = api;
     home_ = home.info.path;
     bridge_path_ = bridge;
     return api_;
-#endif
 }
 
 }  // namespace oe_pyproc
