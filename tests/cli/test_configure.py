@@ -333,3 +333,40 @@ def test_missing_gui_root_is_refused(cli: Cli, numpy_home: Path, tmp_path: Path)
     result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(typo))
     assert result.returncode == 1 and "does not exist" in result.stderr
     assert not typo.exists()
+
+
+@pytest.mark.parametrize(
+    ("existing", "hint"),
+    [
+        ("configs-api8", "It has configs-api8: run again with --api 8 (GUI 0.6.x)."),
+        (None, "Start the GUI once (it creates it), or give the GUI's saved-state folder as --gui-root."),
+    ],
+)
+def test_root_without_settings_of_this_api_is_refused(
+    cli: Cli, numpy_home: Path, tmp_path: Path, existing: str | None, hint: str
+) -> None:
+    """A GUI 0.6.x user without --api 8, or a folder that is not the GUI's: configs-api10 would be created
+    where nothing reads it."""
+    root = tmp_path / "not the gui root"
+    root.mkdir()
+    if existing:
+        (root / existing).mkdir()
+    for extra in ((), ("--dry-run",)):
+        result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(root), *extra)
+        assert result.returncode == 1, result.stdout
+        assert f"{root / 'configs-api10'} does not exist" in result.stderr and hint in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (root / "configs-api10").exists()
+
+
+def test_root_with_only_a_plugin_folder_gets_its_configs_folder(
+    cli: Cli, numpy_home: Path, tmp_path: Path
+) -> None:
+    """Plugins copied in before the GUI's first start: the default Home file is written all the same."""
+    root = tmp_path / "open-ephys"
+    (root / "plugins-api10").mkdir(parents=True)
+    result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((root / "configs-api10" / "oe-pyproc.json").read_text())["python_home"] == str(
+        numpy_home
+    )
