@@ -15,7 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -460,12 +459,13 @@ std::string process_arch() {
 std::string default_gui_root() {
 #if defined(_WIN32)
     // Unverified: JUCE's local application data folder, %LOCALAPPDATA%\Open Ephys (DESIGN §2).
-    wchar_t buffer[32768];
-    const DWORD length = GetEnvironmentVariableW(L"LOCALAPPDATA", buffer, static_cast<DWORD>(std::size(buffer)));
-    if (length == 0 || length >= std::size(buffer)) {
+    std::wstring buffer(32768, L'\0');
+    const DWORD length = GetEnvironmentVariableW(L"LOCALAPPDATA", buffer.data(), static_cast<DWORD>(buffer.size()));
+    if (length == 0 || length >= buffer.size()) {
         return "";
     }
-    return detail::from_wide(std::wstring(buffer, length)) + "\\Open Ephys";
+    buffer.resize(length);
+    return detail::from_wide(buffer) + "\\Open Ephys";
 #else
     const char* home = std::getenv("HOME");
     if (home == nullptr || *home == '\0') {
