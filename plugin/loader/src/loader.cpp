@@ -841,7 +841,10 @@ LibraryHandle open_library(const std::string& path, bool global_symbols, std::st
     QuietLoadErrors quiet;
     // The DLL's own folder first for its dependencies (vcruntime140.dll beside python3XY.dll), then the
     // application folder, System32 and the AddDllDirectory folders; PATH is not searched.
-    HMODULE module = LoadLibraryExW(detail::to_wide(path).c_str(), nullptr,
+    // LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR needs a fully qualified path (a relative --bridge-dir would fail).
+    std::error_code ignored;
+    const fs::path full_path = fs::absolute(to_path(path), ignored);
+    HMODULE module = LoadLibraryExW(full_path.wstring().c_str(), nullptr,
                                     LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
     if (module == nullptr) {
         const DWORD code = GetLastError();
