@@ -83,13 +83,9 @@ def _copy_atomically(source: Path, target: Path) -> None:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
-    """Replace `path` with `data` atomically; returns the backup made now, or None.
-
-    The new file keeps the original's permission bits. With `backup`, the first original is copied to
-    `<name>.oe-pyproc-backup` (only if no such backup exists yet). Raises UserFacingError when the file or
-    its folder is read-only, missing or otherwise not writable; the original is then untouched.
-    """
+def check_writable(path: Path) -> None:
+    """Raise the UserFacingError atomic_write_bytes would for `path` (read-only file or folder, missing
+    folder, a folder in the way), without writing: lets a command check every file before it writes one."""
     path = Path(path)
     directory = path.parent
     if not directory.is_dir():
@@ -104,6 +100,16 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
     if is_marked_read_only(directory):
         raise UserFacingError(f"cannot write {path}: the folder {directory} is read-only; nothing changed")
 
+
+def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
+    """Replace `path` with `data` atomically; returns the backup made now, or None.
+
+    The new file keeps the original's permission bits. With `backup`, the first original is copied to
+    `<name>.oe-pyproc-backup` (only if no such backup exists yet). Raises UserFacingError when the file or
+    its folder is read-only, missing or otherwise not writable; the original is then untouched.
+    """
+    path = Path(path)
+    check_writable(path)
     # A new file gets what open() would give it (0666 minus the umask), not mkstemp's private 0600.
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_current_umask()
     made_backup: Path | None = None

@@ -25,7 +25,7 @@ from oe_pyproc_setup.commands._output import mark
 from oe_pyproc_setup.commands.homes import JudgedHome, judge_candidates, render_table
 from oe_pyproc_setup.defaulthome import write_default_home
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_write_bytes
+from oe_pyproc_setup.fsutil import atomic_write_bytes, check_writable
 from oe_pyproc_setup.gui import GuiLayout, running_gui_processes_for
 from oe_pyproc_setup.home import (
     HomeCandidate,
@@ -234,6 +234,14 @@ def configure(
             f"the GUI is running ({listed}): when it exits it saves its own chain over lastConfig.xml and "
             "recoveryConfig.xml, losing this edit (the default Home file stays)"
         )
+
+    # Every file that will change is checked before the first is written: lastConfig.xml edited without
+    # recoveryConfig.xml would make the GUI report a crash and offer the unedited one.
+    for plan in planned:
+        if plan.document.processors and plan.new_data != plan.document.data:
+            check_writable(plan.path)
+    if not no_default_home and layout.configs_dir.is_dir():
+        check_writable(layout.default_home_file)
 
     plugin_name = "oe-pyproc" if rules.name == "ours" else "upstream"
     prefix = "would write" if dry_run else "wrote"

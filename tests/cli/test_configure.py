@@ -194,6 +194,21 @@ def test_read_only_settings_are_a_clear_error(cli: Cli, numpy_home: Path, gui_wi
     assert result.returncode == 1 and "read-only" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("read_only", ["recoveryConfig.xml", "oe-pyproc.json"])
+def test_one_read_only_file_stops_the_edit_before_anything_is_written(
+    cli: Cli, numpy_home: Path, gui_with_chains: Path, read_only: str
+) -> None:
+    """lastConfig.xml edited without recoveryConfig.xml would differ from it: the GUI would say it crashed."""
+    folder = configs(gui_with_chains)
+    (folder / "oe-pyproc.json").write_text('{"schema": 1, "python_home": "/old"}')
+    (folder / read_only).chmod(0o444)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(gui_with_chains))
+    assert result.returncode == 1 and f"{folder / read_only} is read-only" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 def test_reports_when_the_edit_will_not_take_effect(
     cli: Cli, numpy_home: Path, gui_with_chains: Path
 ) -> None:
