@@ -14,6 +14,12 @@ Only `oe-pyproc run` imports this module (numpy is the `run` extra). Facts from 
   `channel_states.npy`), `sample_numbers.npy` (int64), `timestamps.npy` (float64 s), `full_words.npy`
   (uint64, the state of all lines after the event; optional).
 - The GUI converts its float buffer to int16 by dividing by `bit_volts`, rounding and clipping.
+- Spikes (GUI ≥ 0.6): each entry of the "spikes" list is one electrode ("name", "source_processor_id",
+  "stream_name", "num_channels", "folder", "source_channels": [{"bit_volts", ...}]); `spikes/<folder>/` holds
+  `waveforms.npy` (n, channels, samples), `sample_numbers.npy` (n, int64), `clusters.npy` (n, the sorted id,
+  0 unsorted), `electrode_indices.npy` and `timestamps.npy`. Waveform value × bit_volts is µV (the official
+  reader, open-ephys-python-tools, scales every channel by the last source channel's bit_volts; here each
+  channel by its own, the same when they are equal).
 """
 
 from __future__ import annotations
@@ -91,6 +97,27 @@ class TtlEvents:
 
 
 @dataclass
+class SpikeChannel:
+    """The spikes of one electrode, as a spike detector on a stream recorded them."""
+
+    name: str  # the electrode name handle_spike gets
+    source_processor_id: int
+    folder: str  # under spikes/, without the trailing slash
+    sample_numbers: np.ndarray  # int64 (n,), in the stream's numbering
+    waveforms: np.ndarray  # (n, channels, samples) as stored; × bit_volts is µV
+    sorted_ids: np.ndarray  # (n,) integer
+    bit_volts: np.ndarray  # float64 (channels,)
+
+    def __len__(self) -> int:
+        return int(self.sample_numbers.shape[0])
+
+    def waveforms_uv(self, keep: np.ndarray) -> np.ndarray:
+        """The waveforms of the spikes `keep` selects, in µV, float32 (k, channels, samples)."""
+        chosen = np.asarray(self.waveforms[keep], dtype=np.float32)
+        return chosen * self.bit_volts.astype(np.float32)[None, :, None]
+
+
+@dataclass
 class Stream:
     """One continuous stream: metadata plus memory-mapped samples (num_samples, num_channels) int16."""
 
@@ -104,6 +131,7 @@ class Stream:
     sample_numbers: np.ndarray  # int64, one per sample
     timestamps: np.ndarray | None  # float64 seconds, one per sample
     ttl: TtlEvents = field(default_factory=TtlEvents.empty)
+    spikes: list[SpikeChannel] = field(default_factory=list)
 
     @property
     def num_channels(self) -> int:
@@ -336,6 +364,61 @@ def _read_stream(folder: Path, entry: dict[str, Any], legacy: bool, index: int) 
     )
 
 
+def _read_spike_channel(folder: Path, entry: Any, index: int) -> tuple[str, SpikeChannel]:
+    """One entry of structure.oebin's "spikes" list and its files, as (stream name, spikes)."""
+    where = f"{folder / OEBIN}, spikes[{index}]"
+    if not isinstance(entry, dict):
+        raise RecordingError(f"{where} is not a JSON object")
+    name = _field(entry, "name", str, where)
+    spike_folder = _field(entry, "folder", str, where).strip("/")
+    stream_name = _field(entry, "stream_name", str, where)
+    sources = entry.get("source_channels")
+    if not isinstance(sources, list) or not sources:
+        raise RecordingError(f"{where}: no 'source_channels' list")
+    volts = [
+        _field(
+            source if isinstance(source, dict) else {}, "bit_volts", float, f"{where}, source_channels[{i}]"
+        )
+        for i, source in enumerate(sources)
+    ]
+    spike_dir = folder / "spikes" / spike_folder
+    what = f"the spikes of electrode {name!r}"
+    numbers = _load_npy(spike_dir / "sample_numbers.npy", what)
+    waveforms = _load_npy(spike_dir / "waveforms.npy", what)
+    clusters = _load_npy(spike_dir / "clusters.npy", what)
+    count = numbers.shape[0] if numbers.ndim == 1 else -1
+    if waveforms.ndim == 2 and count >= 0:  # one channel stored as (n, samples)
+        waveforms = waveforms[:, None, :]
+    if (
+        count < 0
+        or waveforms.ndim != 3
+        or waveforms.shape[0] != count
+        or waveforms.shape[1] != len(volts)
+        or waveforms.shape[2] < 1
+        or clusters.shape != (count,)
+        or not np.issubdtype(numbers.dtype, np.integer)
+        or not np.issubdtype(clusters.dtype, np.integer)
+    ):
+        raise RecordingError(
+            f"{spike_dir}: {what} do not fit together: sample_numbers.npy {numbers.shape}, waveforms.npy "
+            f"{waveforms.shape} (expected (n, {len(volts)} source channels, samples)), clusters.npy "
+            f"{clusters.shape}; truncated, or from different recordings"
+        )
+    if count > 1 and np.any(np.diff(numbers) < 0):
+        order = np.argsort(numbers, kind="stable")
+        numbers, waveforms, clusters = numbers[order], waveforms[order], clusters[order]
+    channel = SpikeChannel(
+        name=name,
+        source_processor_id=int(entry.get("source_processor_id", 0) or 0),
+        folder=spike_folder,
+        sample_numbers=np.asarray(numbers, dtype=np.int64),
+        waveforms=waveforms,
+        sorted_ids=np.asarray(clusters, dtype=np.int64),
+        bit_volts=np.asarray(volts, dtype=np.float64),
+    )
+    return stream_name, channel
+
+
 def _read_ttl_folder(ttl_dir: Path) -> TtlEvents:
     states_file = ttl_dir / "states.npy"
     legacy = not states_file.exists()
@@ -420,6 +503,13 @@ def open_recording(path: Path) -> Recording:
         ttl_root = folder / "events" / stream.folder_name
         ttl_dirs = sorted(d for d in ttl_root.glob("TTL*") if d.is_dir()) if ttl_root.is_dir() else []
         stream.ttl = _merge_ttl([_read_ttl_folder(d) for d in ttl_dirs])
+    spike_entries = info.get("spikes")
+    if not legacy and isinstance(spike_entries, list):  # GUI 0.5's spike files are not read
+        by_name = {stream.stream_name: stream for stream in streams}
+        for index, entry in enumerate(spike_entries):
+            stream_name, channel = _read_spike_channel(folder, entry, index)
+            if stream_name in by_name:
+                by_name[stream_name].spikes.append(channel)
     return Recording(directory=folder, gui_version=gui_version, streams=streams)
 
 
@@ -676,6 +766,20 @@ def channel_major(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class SpikeRecords:
+    """Spikes of one electrode as the host's events file carries them: positions from the first sample."""
+
+    electrode: str
+    source_node: int
+    positions: np.ndarray  # int64 (k,), sample index from 0
+    waveforms: np.ndarray  # float32 (k, channels, samples), µV
+    sorted_ids: np.ndarray  # int64 (k,)
+
+    def __len__(self) -> int:
+        return int(self.positions.shape[0])
+
+
 class RunInput:
     """What `oe-pyproc run` feeds the host: channel-major chunks and TTL events, numbered from 0 as the host
     numbers its stream, plus what is needed to record the processed output with the input's own numbering."""
@@ -711,6 +815,21 @@ class RunInput:
     def relative_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The input events as (sample index from 0, line, state), sorted."""
         raise NotImplementedError
+
+    def relative_spikes(self) -> list[SpikeRecords]:
+        """The input's spikes in the processed range, one entry per electrode, each sorted."""
+        raise NotImplementedError
+
+    @property
+    def first_sample_number(self) -> int:
+        """The input's own number of its first sample: the host numbers the stream from it."""
+        return int(self.sample_numbers(0, 1)[0]) if self.num_samples else 0
+
+    @property
+    def numbering_has_gaps(self) -> bool:
+        """True when the input's sample numbers are not consecutive (the host's then differ after a gap)."""
+        numbers = self.sample_numbers(0, self.num_samples)
+        return bool(numbers.shape[0] > 1 and int(numbers[-1]) - int(numbers[0]) != numbers.shape[0] - 1)
 
 
 class StreamInput(RunInput):
@@ -759,10 +878,30 @@ class StreamInput(RunInput):
         index = np.searchsorted(self.stream.sample_numbers[: self.num_samples], self.events.sample_numbers)
         return index.astype(np.int64), self.events.lines.astype(np.int64), self.events.states.copy()
 
+    def relative_spikes(self) -> list[SpikeRecords]:
+        numbers = self.stream.sample_numbers[: self.num_samples]
+        first, last = int(numbers[0]), int(numbers[-1])
+        found = []
+        for channel in self.stream.spikes:
+            keep = (channel.sample_numbers >= first) & (channel.sample_numbers <= last)
+            found.append(
+                SpikeRecords(
+                    electrode=channel.name,
+                    source_node=channel.source_processor_id,
+                    positions=np.searchsorted(numbers, channel.sample_numbers[keep]).astype(np.int64),
+                    waveforms=channel.waveforms_uv(keep),
+                    sorted_ids=channel.sorted_ids[keep],
+                )
+            )
+        return found
+
 
 class SyntheticInput(RunInput):
     """Seeded test signal: per channel c, noise (10 µV rms) plus a 50 µV sine at 10 × (1 + c / channels) Hz
     and, every 0.2 s, a 1 ms spike-like dip on one channel; TTL line 0 toggles every 0.5 s, line 1 every 1 s.
+    Each dip is also a spike event (electrode "Electrode <c + 1>", source node 101, sorted id 0) whose
+    waveform is the dip without the background: 1 channel × 40 samples, the dip starting at sample 8 (the
+    spike detector's 8 samples before the peak, 32 after).
 
     Generated tile by tile from (seed, tile index), so any window can be regenerated identically."""
 
@@ -840,3 +979,32 @@ class SyntheticInput(RunInput):
             self.events.lines.astype(np.int64),
             self.events.states.copy(),
         )
+
+    SPIKE_NODE = 101
+    SPIKE_PRE, SPIKE_SAMPLES = 8, 40
+
+    def _dip(self) -> np.ndarray:
+        width = max(1, round(0.001 * self.sample_rate))
+        return (self.SPIKE_UV * np.hanning(width + 2)[1 : 1 + width]).astype(np.float32)
+
+    def relative_spikes(self) -> list[SpikeRecords]:
+        spike_every = max(1, round(0.2 * self.sample_rate))
+        positions = np.arange(0, self.num_samples, spike_every, dtype=np.int64)
+        waveform = np.zeros(self.SPIKE_SAMPLES, dtype=np.float32)
+        dip = self._dip()[: self.SPIKE_SAMPLES - self.SPIKE_PRE]
+        waveform[self.SPIKE_PRE : self.SPIKE_PRE + dip.shape[0]] = dip
+        channels = (positions // spike_every) % self.channels
+        found = []
+        for channel in range(self.channels):
+            mine = positions[channels == channel]
+            if mine.shape[0]:
+                found.append(
+                    SpikeRecords(
+                        electrode=f"Electrode {channel + 1}",
+                        source_node=self.SPIKE_NODE,
+                        positions=mine,
+                        waveforms=np.broadcast_to(waveform, (mine.shape[0], 1, self.SPIKE_SAMPLES)),
+                        sorted_ids=np.zeros(mine.shape[0], dtype=np.int64),
+                    )
+                )
+        return found

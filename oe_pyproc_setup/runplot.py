@@ -156,7 +156,9 @@ def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any]
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
     os.close(handle)
     try:
-        figure.savefig(temp_name, dpi=110, format="png")
+        # What the lower panel shows, also as PNG text (readable without looking at the picture).
+        metadata = {"Title": f"oe-pyproc run {plan.script.name}", "Description": time_axis.get_title()}
+        figure.savefig(temp_name, dpi=110, format="png", metadata=metadata)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp_name, 0o666 & ~umask)  # as any new file, not mkstemp's private 0600

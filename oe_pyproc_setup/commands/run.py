@@ -37,7 +37,7 @@ from oe_pyproc_setup.script_check import CheckResult, check_script
 if TYPE_CHECKING:
     import numpy as np
 
-    from oe_pyproc_setup.recording import RecordingWriter, RunInput, TtlEvents
+    from oe_pyproc_setup.recording import RecordingWriter, RunInput, SpikeRecords, TtlEvents
 
 # The GUI's audio callback: 1024 samples at 44.1 kHz, so a stream at `rate` gets 1024 * rate / 44100 samples.
 GUI_CALLBACK_SAMPLES = 1024
@@ -101,6 +101,7 @@ class Plan:
     output_dir: Path | None
     plot_path: Path | None
     record_dir: Path | None = None  # where start_recording points: the --output recording being written
+    spikes: list[SpikeRecords] = field(default_factory=list)  # the input's spikes in the processed range
 
     @property
     def channels(self) -> int:
@@ -113,6 +114,15 @@ class Plan:
     @property
     def num_samples(self) -> int:
         return self.source.num_samples
+
+    @property
+    def first_sample_number(self) -> int:
+        """What the host numbers the stream from (--first-sample-number): the input's own first sample."""
+        return max(0, self.source.first_sample_number)
+
+    @property
+    def spike_count(self) -> int:
+        return sum(len(records) for records in self.spikes)
 
     @property
     def budget_ms(self) -> float:
@@ -154,14 +164,35 @@ class _Shared:
     errors: list[BaseException] = field(default_factory=list)
 
 
-def _write_events_file(path: Path, source: RunInput) -> None:
-    """The input TTL events as the host reads them: `sample_number line state`, numbered from 0."""
-    index, lines, states = source.relative_events()
-    rows = [
-        f"{i} {line} {1 if state else 0}"
+def _quoted(text: str) -> str:
+    """An electrode name as one token of the host's events file (double quotes, `\\` and `"` escaped)."""
+    flat = " ".join(text.splitlines())
+    return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_events_file(path: Path, plan: Plan) -> None:
+    """The input's TTL events and spikes as the host reads them (plugin/host/README.md, "Events"), numbered
+    from plan.first_sample_number by position in the input, sorted by sample number."""
+    first = plan.first_sample_number
+    index, lines, states = plan.source.relative_events()
+    rows: list[tuple[int, str]] = [
+        (i, f"{first + i} {line} {1 if state else 0}")
         for i, line, state in zip(index.tolist(), lines.tolist(), states.tolist())
     ]
-    path.write_text("# sample_number line state\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
+    for records in plan.spikes:
+        channels, samples = records.waveforms.shape[1:]
+        head = f"{records.source_node} {_quoted(records.electrode)} {channels} {samples}"
+        values = records.waveforms.reshape(len(records), -1)
+        for k, (position, sorted_id) in enumerate(
+            zip(records.positions.tolist(), records.sorted_ids.tolist())
+        ):
+            text = " ".join(map(str, values[k].tolist()))
+            rows.append((position, f"spike {first + position} {head} {sorted_id} {text}"))
+    rows.sort(key=lambda row: row[0])
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write("# sample_number line state | spike sample_number source electrode channels samples …\n")
+        for _, row in rows:
+            stream.write(row + "\n")
 
 
 def _host_command(plan: Plan, events_file: Path | None, output_target: str | None) -> list[str]:
@@ -178,6 +209,7 @@ def _host_command(plan: Plan, events_file: Path | None, output_target: str | Non
         command += ["--gui-root", str(plan.gui_root)]
     command += ["--api", str(plan.api)]
     command += ["--channels", str(plan.channels), "--sample-rate", repr(float(plan.sample_rate))]
+    command += ["--first-sample-number", str(plan.first_sample_number)]
     # Jitter 1 as the GUI's 696/697/698-sample blocks; rows spaced by the callback size as in JUCE's buffer.
     callback = max(GUI_CALLBACK_SAMPLES, plan.block + 1)
     command += ["--block-size", str(plan.block), "--block-jitter", "1", "--callback-size", str(callback)]
@@ -358,9 +390,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
     with tempfile.TemporaryDirectory(prefix="oe-pyproc-run-") as temp:
         events_file: Path | None = None
-        if len(plan.source.events):
+        if len(plan.source.events) or plan.spikes:
             events_file = Path(temp) / "events.txt"
-            _write_events_file(events_file, plan.source)
+            _write_events_file(events_file, plan)
         read_end = write_end = -1
         output_target: str | None = None
         output_file: Path | None = None
@@ -546,18 +578,21 @@ def _describe_input(plan: Plan) -> str:
         choice = f" (--stream for the others: {', '.join(others)})" if others else ""
         return (
             f"recording stream {stream.stream_name!r} ({stream.folder_name}), {plan.channels} ch at "
-            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {_count(len(source.events), 'TTL event')}{choice}"
+            f"{plan.sample_rate:g} Hz, {seconds:.2f} s, {_count(len(source.events), 'TTL event')}, "
+            f"{_count(plan.spike_count, 'spike')}{choice}"
         )
     return (
         f"synthetic (seeded), {plan.channels} ch at {plan.sample_rate:g} Hz, {seconds:.2f} s, "
-        f"{_count(len(source.events), 'TTL event')}"
+        f"{_count(len(source.events), 'TTL event')}, {_count(plan.spike_count, 'spike')}"
     )
 
 
 def _input_sample(plan: Plan, host_sample: Any) -> Any:
-    """The input's own sample number for the host's (counted from 0), as a recording numbers its samples."""
-    if isinstance(host_sample, int) and 0 <= host_sample < plan.num_samples:
-        return int(plan.source.sample_numbers(host_sample, host_sample + 1)[0])
+    """The input's own sample number for the host's (counted from plan.first_sample_number by position), as
+    a recording numbers its samples (they differ only after a gap in the recording's numbering)."""
+    if isinstance(host_sample, int) and 0 <= host_sample - plan.first_sample_number < plan.num_samples:
+        position = host_sample - plan.first_sample_number
+        return int(plan.source.sample_numbers(position, position + 1)[0])
     return host_sample
 
 
@@ -889,6 +924,7 @@ def _run(
         api=api,
         output_dir=output,
         plot_path=plot,
+        spikes=[records for records in source.relative_spikes() if len(records)],
     )
     from oe_pyproc_setup.recording import RecordingWriter
 
@@ -909,7 +945,7 @@ def _run(
 
 def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> list[tuple[int, TtlEvents]]:
     """The TTL events each instance's script sent, as (instance index, events), their host sample numbers
-    (from 0) mapped back to the input's numbering."""
+    (from plan.first_sample_number, by position) mapped back to the input's numbering."""
     import numpy as np
 
     from oe_pyproc_setup.recording import TtlEvents
@@ -918,7 +954,9 @@ def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> list[tuple
     per_instance = []
     for instance in report.get("instances", []):
         listed = sorted(instance.get("events_emitted", []), key=lambda e: int(e.get("sample_number", 0)))
-        relative = np.array([int(e.get("sample_number", 0)) for e in listed], dtype=np.int64)
+        relative = np.array(
+            [int(e.get("sample_number", 0)) - plan.first_sample_number for e in listed], dtype=np.int64
+        )
         keep = (relative >= 0) & (relative < done)
         if not keep.any():
             continue
@@ -934,16 +972,21 @@ def _emitted_events(plan: Plan, report: dict[str, Any], done: int) -> list[tuple
 def _limits(plan: Plan) -> list[str]:
     """What this run could not exercise, so nobody mistakes silence for success."""
     limits = []
-    if "handle_spike" in plan.check.methods:
+    if "handle_spike" in plan.check.methods and not plan.spikes:
         limits.append(
-            "handle_spike() was not called: the host's raw input carries no spike events "
-            "(its own synthetic mode has them: oe-pyproc-host --script FILE --spike-rate 20)"
+            "handle_spike() was not called: the input has no spikes on this stream (a recording's spikes "
+            "are those its structure.oebin lists for the stream)"
         )
-    first = int(plan.source.sample_numbers(0, 1)[0]) if plan.num_samples else 0
-    if first != 0 and ("handle_ttl_event" in plan.check.methods or "handle_spike" in plan.check.methods):
+    sees_numbers = "handle_ttl_event" in plan.check.methods or "handle_spike" in plan.check.methods
+    if sees_numbers and plan.source.first_sample_number < 0:
         limits.append(
-            f"the script saw sample numbers counted from the start of the run; the recording's first sample "
-            f"is {first}, so add {first} to compare with the recording"
+            f"the recording's first sample number is {plan.source.first_sample_number}; the host numbers "
+            "from 0 instead, so the script saw sample numbers counted from the start of the run"
+        )
+    elif sees_numbers and plan.source.numbering_has_gaps:
+        limits.append(
+            "the recording's sample numbers have gaps; the script saw them counted on without gaps from "
+            f"{plan.first_sample_number}, so after the first gap its numbers are smaller than the recording's"
         )
     return limits
 
@@ -1077,6 +1120,8 @@ def _json_document(
             "sample_rate": plan.sample_rate,
             "samples": plan.num_samples,
             "ttl_events": len(plan.source.events),
+            "spikes": plan.spike_count,
+            "first_sample_number": plan.first_sample_number,
         },
         "block": plan.block,
         "instances": plan.instances,

@@ -91,17 +91,16 @@ def test_every_template_runs_cleanly_on_a_recording(  # type: ignore[no-untyped-
         assert document["events_emitted"] > 0
         assert len(python_events) == document["events_emitted"]
         assert set(python_events.line.tolist()) == {1}  # TTL_LINE 0, 1-based in the file format
-    if template == "spike_rate":
+    if template == "spike_rate":  # this recording has no spikes
         assert any(limit.startswith("handle_spike() was not called") for limit in document["limits"])
-    if template in (
-        "processor",
-        "recording_log",
-    ):  # they have handle_ttl_event; the recording starts at 12345
-        assert any("first sample is 12345" in limit for limit in document["limits"])
+    # The host numbers from the recording's first sample (12345): nothing to add for scripts that see numbers.
+    assert document["input"]["first_sample_number"] == 12345
+    assert not any("sample number" in limit for limit in document["limits"])
     if template == "recording_log":
         log = (out / "experiment1" / "recording1" / "python_processor_log.txt").read_text()
         assert "recording started" in log and "recording stopped" in log
         assert log.count("ttl sample=") == 4
+        assert "ttl sample=15345 " in log  # the recording's own numbering
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -343,7 +342,7 @@ def test_instances_in_series_and_events_reach_the_script_before_their_block(  # 
         f"""
         class PyProcessor:
             def __init__(self, processor, num_channels, sample_rate):
-                self.seen = 0
+                self.seen = {int(made.streams[0].sample_numbers[0])}
                 self.pending = []
 
             def handle_ttl_event(self, source_node, channel, sample_number, line, state):
@@ -375,9 +374,9 @@ def test_instances_in_series_and_events_reach_the_script_before_their_block(  # 
     report = json.loads(result.stdout)["report"]
     assert [i["index"] for i in report["instances"]] == [0, 1, 2]
     assert np.array_equal(official(out).continuous[0].samples, raw * 8)
-    # Each of the 3 instances saw both events, in the block that contains them, numbered from the run's start.
+    # Each of the 3 instances saw both events, in the block that contains them, numbered as the recording.
     lines = log.read_text().splitlines()
-    assert sorted(lines) == sorted(["3000 0 1 True", "3600 0 0 True"] * 3)
+    assert sorted(lines) == sorted(["15345 0 1 True", "15945 0 0 True"] * 3)
 
 
 def test_too_slow_script_gets_a_clear_verdict(host_path: Path, test_home: Path, tmp_path: Path) -> None:
@@ -637,7 +636,8 @@ def test_events_of_each_instance_are_recorded_apart(  # type: ignore[no-untyped-
     events = official(out).events
     assert [len(events[events.processor_id == node]) for node in (0, 1)] == counts
     first = [instance["events_emitted"][0]["sample_number"] for instance in report["instances"]]
-    assert events[events.processor_id == 1].sample_number.min() == made.streams[0].sample_numbers[first[1]]
+    assert first[1] >= made.streams[0].sample_numbers[0]  # the host numbers as the recording does
+    assert events[events.processor_id == 1].sample_number.min() == first[1]
 
 
 def test_errors_name_the_recordings_sample_numbers(  # type: ignore[no-untyped-def]
