@@ -425,7 +425,11 @@ def test_entitlements_from_the_code_signature(cli: Cli, numpy_home: Path, tmp_pa
     finding = by_id(document)["gui.entitlements"]
     assert finding["status"] == "ok" and "not code-signed" in " ".join(finding["details"])  # type: ignore[arg-type]
     _, document = doctor_json(cli, "--check", "gui.entitlements", "--gui-exe", sys.executable)
-    assert by_id(document)["gui.entitlements"]["status"] == "skip"
+    finding = by_id(document)["gui.entitlements"]
+    assert finding["status"] == "skip"
+    assert (
+        finding["message"] == f"{sys.executable} is not a macOS executable: nothing to check"
+    )  # it was given
 
 
 def test_running_gui_is_a_warning_and_its_binary_is_checked(

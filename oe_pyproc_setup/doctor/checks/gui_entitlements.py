@@ -11,8 +11,10 @@ from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 
 def run(context: Context) -> list[Finding]:
     binary = context.gui_binary
-    if binary is None or binary.info is None or binary.info.format not in ("macho", "macho-fat"):
+    if binary is None or binary.info is None:
         return [CHECK.finding("skip", "no macOS GUI executable given (--gui-exe)")]
+    if binary.info.format not in ("macho", "macho-fat"):
+        return [CHECK.finding("skip", f"{binary.path} is not a macOS executable: nothing to check")]
     try:
         slices = read_signatures(binary.path)
     except OSError as error:
