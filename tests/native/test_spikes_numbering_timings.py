@@ -1,4 +1,4 @@
-"""The host's spike records in --events, --first-sample-number, and the per-block timing list of the report."""
+"""The host's spike records in --events, --first-sample-number, and the report's per-block timing list."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_spikes_and_ttl_from_an_events_file_reach_the_script_in_sample_order(
         f"spike {FIRST + 7} 104 SE0 1 2 0 -1 -2\n"
         f"{FIRST + 7} 2 1\n"
         f"{FIRST + 99} 1 0\n"
-        f"spike {FIRST + 100} 105 \"Tetrode 2\" 4 1 9 1 2 3 4\n"
+        f'spike {FIRST + 100} 105 "Tetrode 2" 4 1 9 1 2 3 4\n'
         f"spike {FIRST + 250} 105 late 1 1 0 7\n"  # after the input ends: never delivered
     )
     source = _raw_input(tmp_path, 200)
@@ -148,7 +148,8 @@ def test_synthetic_spikes_and_ttl_use_the_first_sample_number(homes: dict[str, P
             assert position <= number < position + size
             if entry[0] == "spike":
                 spikes += 1
-                assert entry[1:5] == [100, entry[2], 1, 40] and entry[2] in {f"Electrode {c}" for c in range(4)}
+                assert entry[1:5] == [100, entry[2], 1, 40]
+                assert entry[2] in {f"Electrode {c}" for c in range(4)}
             else:
                 ttl += 1
         numbers = [entry[5] if entry[0] == "spike" else entry[3] for entry in block[:-1]]
@@ -174,7 +175,9 @@ def test_synthetic_spikes_and_ttl_use_the_first_sample_number(homes: dict[str, P
         ("spike 5 1 E 1 1 0 1\nspike 4 1 E 1 1 0 1", "events must be sorted by sample number"),
     ],
 )
-def test_malformed_spike_records_exit_5(line: str, problem: str, homes: dict[str, Path], tmp_path: Path) -> None:
+def test_malformed_spike_records_exit_5(
+    line: str, problem: str, homes: dict[str, Path], tmp_path: Path
+) -> None:
     script = write_script(tmp_path, "noop.py", NOOP)
     events = tmp_path / "events.txt"
     events.write_text("1 0 1\n" + line + "\n")
@@ -238,7 +241,8 @@ def test_block_budget_percent_skips_bypassed_blocks(homes: dict[str, Path], tmp_
 def test_block_budget_percent_is_capped(homes: dict[str, Path], tmp_path: Path) -> None:
     script = write_script(tmp_path, "noop.py", NOOP)
     flags = ["--channels", "1", "--block-size", "8", "--block-jitter", "0", "--callback-size", "8"]
-    result = run_host("--script", script, *flags, "--blocks", "100100", "--ttl-lines", "0", home=homes["3.10"])
+    flags += ["--blocks", "100100", "--ttl-lines", "0"]
+    result = run_host("--script", script, *flags, home=homes["3.10"])
     assert result.returncode == 0, result.stderr
     instance = result.instance()
     assert instance["blocks_processed"] == 100100
