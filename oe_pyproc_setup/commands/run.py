@@ -183,10 +183,12 @@ def _write_events_file(path: Path, plan: Plan) -> None:
         channels, samples = records.waveforms.shape[1:]
         head = f"{records.source_node} {_quoted(records.electrode)} {channels} {samples}"
         values = records.waveforms.reshape(len(records), -1)
+        # 9 significant digits give back the exact float32; one % per spike is 3x faster than str per value.
+        row_format = " ".join(["%.9g"] * values.shape[1])
         for k, (position, sorted_id) in enumerate(
             zip(records.positions.tolist(), records.sorted_ids.tolist())
         ):
-            text = " ".join(map(str, values[k].tolist()))
+            text = row_format % tuple(values[k].tolist())
             rows.append((position, f"spike {first + position} {head} {sorted_id} {text}"))
     rows.sort(key=lambda row: row[0])
     with open(path, "w", encoding="utf-8") as stream:
