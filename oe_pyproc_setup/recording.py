@@ -781,8 +781,9 @@ class SpikeRecords:
 
 
 class RunInput:
-    """What `oe-pyproc run` feeds the host: channel-major chunks and TTL events, numbered from 0 as the host
-    numbers its stream, plus what is needed to record the processed output with the input's own numbering."""
+    """What `oe-pyproc run` feeds the host: channel-major chunks, TTL events and spikes by position (sample
+    index from 0; the host numbers them from first_sample_number), plus what is needed to record the processed
+    output with the input's own numbering."""
 
     template: Stream  # the metadata the output recording is written with
     num_samples: int

@@ -2,8 +2,9 @@
 
 The script runs inside the native host (`oe-pyproc-host`, DESIGN §4–5), which loads the Home and the bridge
 the way the GUI's adapter does. This command checks the script statically, decodes a recording (numpy,
-imported only here) or makes a seeded test signal, and streams it with its TTL events into the host's raw
-input (stdin, channel-major chunks; events in a small text file). The processed stream comes back through
+imported only here) or makes a seeded test signal, and streams it with its TTL events and spikes into the
+host's raw input (stdin, channel-major chunks; events in a text file, numbered from the input's first sample
+number, which the host numbers the stream from). The processed stream comes back through
 a pipe of its own (`--output /dev/fd/N`) for `--output` and `--plot`; the host's JSON report arrives on
 its stdout, the script's prints on its stderr. Ending the input is how Ctrl-C stops the host cleanly: it
 finishes the blocks it has and reports, exactly as at the end of a recording.
