@@ -382,7 +382,7 @@ def _read_spike_channel(folder: Path, entry: Any, index: int) -> tuple[str, Spik
         for i, source in enumerate(sources)
     ]
     spike_dir = folder / "spikes" / spike_folder
-    what = f"the spikes of electrode {name!r}"
+    what = f"a spike file of electrode {name!r}"
     numbers = _load_npy(spike_dir / "sample_numbers.npy", what)
     waveforms = _load_npy(spike_dir / "waveforms.npy", what)
     clusters = _load_npy(spike_dir / "clusters.npy", what)
@@ -400,9 +400,9 @@ def _read_spike_channel(folder: Path, entry: Any, index: int) -> tuple[str, Spik
         or not np.issubdtype(clusters.dtype, np.integer)
     ):
         raise RecordingError(
-            f"{spike_dir}: {what} do not fit together: sample_numbers.npy {numbers.shape}, waveforms.npy "
-            f"{waveforms.shape} (expected (n, {len(volts)} source channels, samples)), clusters.npy "
-            f"{clusters.shape}; truncated, or from different recordings"
+            f"{spike_dir}: the spike files of electrode {name!r} do not fit together: sample_numbers.npy "
+            f"{numbers.shape}, waveforms.npy {waveforms.shape} (expected (n, {len(volts)} source channels, "
+            f"samples)), clusters.npy {clusters.shape}; truncated, or from different recordings"
         )
     if count > 1 and np.any(np.diff(numbers) < 0):
         order = np.argsort(numbers, kind="stable")

@@ -252,3 +252,20 @@ def test_plot_draws_the_histogram_of_every_block(host_path: Path, test_home: Pat
     assert all(isinstance(value, float) and value > 0 for value in listed)
     # The histogram of every block, not the percentile bars of the summary.
     assert _png_text(plot)["Description"] == f"per-block time of {len(listed)} blocks vs the budget"
+
+
+def test_inconsistent_spike_files_give_a_clear_error(  # type: ignore[no-untyped-def]
+    host_path: Path, test_home: Path, make_recording, tmp_path: Path
+) -> None:
+    made, _ = spike_recording(make_recording, np.random.default_rng(5))
+    folder = next((made.folder / "spikes").glob("*Tetrode_1"))
+    np.save(folder / "clusters.npy", np.zeros(36, dtype="<u2"))  # one short of the 37 spikes
+    script = copy_template("spike_rate", tmp_path)
+    result = run_cli(str(script), *host_args(host_path, test_home), "--recording", str(made.folder))
+    assert result.returncode == 1
+    assert "the spike files of electrode 'Tetrode 1' do not fit together" in result.stderr
+    assert "clusters.npy (36,)" in result.stderr and "Traceback" not in result.stderr
+    (folder / "waveforms.npy").unlink()
+    result = run_cli(str(script), *host_args(host_path, test_home), "--recording", str(made.folder))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"a spike file of electrode 'Tetrode 1' is missing: {folder / 'waveforms.npy'}" in result.stderr
