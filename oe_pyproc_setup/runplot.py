@@ -132,8 +132,13 @@ def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any]
     percents = _block_percents(report)
     if percents:
         times = np.asarray(percents) * budget / 100.0
-        time_axis.hist(times, bins=min(60, max(10, len(times) // 5)), color="C0")
-        time_axis.set_xlabel("time per block, script + bridge (ms)")
+        # Log-spaced bins on a log axis: blocks far below the budget stay visible next to the budget line.
+        low = max(float(times[times > 0].min()) if np.any(times > 0) else budget, budget * 1e-5)
+        high = max(float(times.max()), budget) * 1.1
+        bins = np.geomspace(low * 0.9, high, min(60, max(10, len(times) // 5)) + 1)
+        time_axis.hist(np.clip(times, bins[0], None), bins=bins, color="C0")
+        time_axis.set_xscale("log")
+        time_axis.set_xlabel("time per block, script + bridge (ms, log scale)")
         time_axis.set_ylabel("blocks")
         time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
         # The host lists at most 100000 blocks per instance (plugin/host/README.md).
