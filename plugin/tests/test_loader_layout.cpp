@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
         return 2;
     }
-    const fs::path work = fs::u8path(argv[1]);
+    const fs::path work = fs::absolute(fs::u8path(argv[1])).lexically_normal();  // as Homes are normalised
     fs::remove_all(work);
     fs::create_directories(work);
     check_pure_functions();

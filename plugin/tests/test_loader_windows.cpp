@@ -169,7 +169,7 @@ int main() {
         std::fprintf(stderr, "usage: test_loader_windows.exe WORK_DIR\n");
         return 2;
     }
-    const fs::path work = fs::u8path(args[1]);
+    const fs::path work = fs::absolute(fs::u8path(args[1])).lexically_normal();
     fs::remove_all(work);
     fs::create_directories(work);
     check_text_conversion();
