@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -43,6 +44,8 @@ OEBIN = "structure.oebin"
 INT16_MIN, INT16_MAX = -32768, 32767
 # What we put in "GUI version" of recordings we write: the format version whose layout we follow.
 WRITTEN_FORMAT_VERSION = "1.0.0"
+# Above any acquisition board's rate; `run --sample-rate` has the same bound.
+MAX_SAMPLE_RATE = 1_000_000.0
 
 
 class RecordingError(UserFacingError):
@@ -277,6 +280,8 @@ def _field(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise RecordingError(f"{where}: field {key!r} is missing or not a {kind.__name__} (found {value!r})")
+    if isinstance(value, float) and not math.isfinite(value):  # json reads NaN and Infinity
+        raise RecordingError(f"{where}: field {key!r} is not a finite number (found {value!r})")
     return value
 
 
@@ -313,6 +318,8 @@ def _read_stream(folder: Path, entry: dict[str, Any], legacy: bool, index: int) 
     sample_rate = _field(entry, "sample_rate", float, where)
     if sample_rate <= 0:
         raise RecordingError(f"{where}: sample_rate must be positive (found {sample_rate})")
+    if sample_rate > MAX_SAMPLE_RATE:
+        raise RecordingError(f"{where}: sample_rate {sample_rate:g} Hz is beyond any acquisition board's")
     stream_dir = folder / "continuous" / folder_name
     dat = stream_dir / "continuous.dat"
     if not dat.is_file():

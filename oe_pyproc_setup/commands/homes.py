@@ -29,7 +29,7 @@ from oe_pyproc_setup.home import (
     judge_probe,
     probe_home,
 )
-from oe_pyproc_setup.options import gui_options
+from oe_pyproc_setup.options import FiniteFloatRange, gui_options
 
 JSON_SCHEMA = 1
 
@@ -127,7 +127,11 @@ def render_table(judged: Sequence[JudgedHome], rules: PluginRules, verbose: bool
     help="Also run each Home's interpreter isolated (-I): confirms version, architecture, `import numpy`.",
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds per --exec."
+    "--timeout",
+    type=FiniteFloatRange(min=0.1, max=3600.0),
+    default=10.0,
+    show_default=True,
+    help="Seconds per --exec.",
 )
 @click.option("--all", "include_discovered", is_flag=True, help="With PATHs: list the discovered Homes too.")
 @click.option(

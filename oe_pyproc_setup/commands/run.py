@@ -32,7 +32,7 @@ import click
 
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.hostfind import FoundHost, find_host
-from oe_pyproc_setup.options import api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.options import FiniteFloatRange, api_option, gui_root_option, python_home_option
 from oe_pyproc_setup.script_check import CheckResult, check_script
 
 if TYPE_CHECKING:
@@ -46,6 +46,10 @@ GUI_CALLBACK_RATE = 44100.0
 DEFAULT_SAMPLE_RATE = 30000.0
 DEFAULT_SYNTHETIC_CHANNELS = 16
 DEFAULT_SYNTHETIC_SECONDS = 2.0
+# Bounds of --sample-rate and --seconds: above any acquisition board's rate (recording.MAX_SAMPLE_RATE, not
+# imported: it would import numpy), and 115 days.
+MAX_SAMPLE_RATE = 1_000_000.0
+MAX_SECONDS = 1e7
 # Samples per chunk of the host's raw input/output (its framing, not the block size).
 CHUNK_SAMPLES = 4096
 MAX_LISTED_EVENTS = 10_000_000
@@ -215,7 +219,8 @@ def _host_command(plan: Plan, events_file: Path | None, output_target: str | Non
     command += ["--first-sample-number", str(plan.first_sample_number)]
     # Jitter 1 as the GUI's 696/697/698-sample blocks; rows spaced by the callback size as in JUCE's buffer.
     callback = max(GUI_CALLBACK_SAMPLES, plan.block + 1)
-    command += ["--block-size", str(plan.block), "--block-jitter", "1", "--callback-size", str(callback)]
+    jitter = "1" if plan.block > 1 else "0"  # the GUI's ±1 sample; the host needs it below the block size
+    command += ["--block-size", str(plan.block), "--block-jitter", jitter, "--callback-size", str(callback)]
     command += ["--input", "-", "--chunk", str(CHUNK_SAMPLES)]
     if plan.source.int16_scale is not None:
         command += ["--input-format", "int16", "--input-scale", repr(plan.source.int16_scale)]
@@ -769,7 +774,7 @@ def _make_source(
 )
 @click.option(
     "--sample-rate",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloatRange(min=1.0, max=MAX_SAMPLE_RATE),
     default=None,
     help=f"Sample rate in Hz of synthetic input (default {DEFAULT_SAMPLE_RATE:g}).",
 )
@@ -781,7 +786,7 @@ def _make_source(
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=FiniteFloatRange(min=0.0, min_open=True, max=MAX_SECONDS),
     default=None,
     help=f"Seconds to run (default: synthetic {DEFAULT_SYNTHETIC_SECONDS:g} s, a recording in full).",
 )

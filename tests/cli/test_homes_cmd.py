@@ -117,3 +117,11 @@ def test_discovery_lists_the_oe_python_plugin_env_first(
     homes = document["homes"]  # type: ignore[assignment]
     assert homes[0]["path"] == str(ours) and homes[0]["verdict"]["status"] == "ok"  # type: ignore[index]
     assert any(h["source"] == "pyenv" for h in homes)  # type: ignore[union-attr]
+
+
+def test_timeout_must_be_a_finite_number(cli: Cli, numpy_home: Path) -> None:
+    """click's FloatRange lets nan and inf through; they reached subprocess and ended in a traceback."""
+    for value, expected in (("nan", "'nan' is not a finite number"), ("inf", "0.1<=x<=3600.0")):
+        result = cli("homes", "--exec", "--timeout", value, str(numpy_home))
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

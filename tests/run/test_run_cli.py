@@ -3,14 +3,18 @@ the GUI's block size."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from oe_pyproc_setup.commands.run import gui_block_size, judge
+
+from .conftest import cli_command, copy_template
 
 
 def test_help_does_not_import_numpy() -> None:
@@ -135,3 +139,55 @@ def test_plot_bars_are_block_times_not_the_hosts_per_block_percent() -> None:
     labels, values = percentile_bars(report, several=True)
     assert labels == ["#0 median", "#0 p99", "#0 max", "#1 median", "#1 p99", "#1 max"]
     assert values == pytest.approx([9.1, 11.2, 12.3, 9.1, 11.2, 12.3])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--sample-rate", "nan", "'nan' is not a finite number"),
+        ("--sample-rate", "inf", "is not in the range 1.0<=x<=1000000.0"),
+        ("--sample-rate", "1e12", "is not in the range 1.0<=x<=1000000.0"),
+        ("--seconds", "nan", "'nan' is not a finite number"),
+        ("--seconds", "1e300", "is not in the range 0.0<x<=10000000.0"),
+    ],
+)
+def test_odd_numbers_are_usage_errors_not_tracebacks(
+    tmp_path: Path, isolated_env: dict[str, str], option: str, value: str, expected: str
+) -> None:
+    """click's FloatRange lets nan and inf through; they ended in a traceback (or a huge allocation)."""
+    script = copy_template("processor", tmp_path)
+    result = subprocess.run(
+        cli_command("run", str(script), option, value), capture_output=True, text=True, env=isolated_env
+    )
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"sample_rate": float("nan")}, "field 'sample_rate' is not a finite number (found nan)"),
+        ({"sample_rate": 1e308}, "sample_rate 1e+308 Hz is beyond any acquisition board's"),
+        ({"bit_volts": float("inf")}, "channel 0: field 'bit_volts' is not a finite number (found inf)"),
+    ],
+)
+def test_recording_metadata_with_non_finite_numbers(  # type: ignore[no-untyped-def]
+    make_recording, tmp_path: Path, isolated_env: dict[str, str], change: dict[str, float], expected: str
+) -> None:
+    """json reads NaN and Infinity; a structure.oebin holding them is refused with the field named."""
+    made = make_recording(channels=2, samples=3000)
+    oebin_path = made.folder / "structure.oebin"
+    oebin = json.loads(oebin_path.read_text())
+    stream = oebin["continuous"][0]
+    for key, value in change.items():
+        (stream["channels"][0] if key == "bit_volts" else stream)[key] = value
+    oebin_path.write_text(json.dumps(oebin))
+    script = copy_template("processor", tmp_path)
+    result = subprocess.run(
+        cli_command("run", str(script), "--recording", str(made.folder)),
+        capture_output=True,
+        text=True,
+        env=isolated_env,
+    )
+    assert result.returncode == 1 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -430,6 +430,16 @@ def test_a_short_last_block_does_not_make_a_fitting_script_too_slow(
     assert verdict["text"].startswith("fits"), verdict
 
 
+def test_a_block_of_one_sample(host_path: Path, test_home: Path, tmp_path: Path) -> None:
+    """--block 1 is allowed, so the GUI's ±1 sample jitter must not make the host refuse it."""
+    script = copy_template("processor", tmp_path)
+    args = ["--block", "1", "--seconds", "0.001", "--json"]
+    result = run_cli(str(script), *host_args(host_path, test_home), *args)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["block"] == 1 and document["report"]["instances"][0]["blocks_processed"] == 30
+
+
 def test_plot_is_written(host_path: Path, test_home: Path, make_recording, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     made = make_recording(channels=8, samples=30000, ttl=TTL[:2])
     plot = tmp_path / "run.png"
