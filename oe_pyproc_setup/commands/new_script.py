@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -207,8 +208,13 @@ def new_script(
     target = (directory / f"{stem}.py").absolute()
 
     # The file check comes first: nothing is asked or computed for a file that will not be written.
-    if target.exists() and not force:
-        kind = "a folder" if target.is_dir() else "a file"
+    if (target.exists() or target.is_symlink()) and not force:
+        if target.is_dir():
+            kind = "a folder"
+        elif target.exists():
+            kind = "a file"
+        else:
+            kind = f"a broken symbolic link to {os.readlink(target)}"
         raise UserFacingError(
             f"{target} exists ({kind}); not replaced", hint="Use --force to replace it (a backup is kept)."
         )

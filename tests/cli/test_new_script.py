@@ -104,6 +104,19 @@ def test_existing_file_is_refused_before_anything_else(cli: Cli, tmp_path: Path)
     assert target.read_text() == "mine\n"
 
 
+def test_a_symbolic_link_in_the_way_is_refused_even_when_broken(cli: Cli, tmp_path: Path) -> None:
+    """A broken link does not 'exist' for Path.exists(); it was silently replaced by a new file."""
+    target = tmp_path / "my_filter.py"
+    target.symlink_to(tmp_path / "elsewhere" / "my_filter.py")
+    result = cli("new-script", "my_filter", "--dir", str(tmp_path), env=isolated_env(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        f"{target} exists (a broken symbolic link to {tmp_path / 'elsewhere' / 'my_filter.py'})"
+        in result.stderr
+    )
+    assert target.is_symlink()
+
+
 def test_force_replaces_with_a_backup(cli: Cli, numpy_home: Path, tmp_path: Path) -> None:
     target = tmp_path / "my_proc.py"
     target.write_text("mine\n")
