@@ -86,7 +86,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 def check_writable(path: Path) -> None:
     """Raise the UserFacingError atomic_write_bytes would for `path` (read-only file or folder, missing
     folder, a folder in the way), without writing: lets a command check every file before it writes one."""
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     directory = path.parent
     if not directory.is_dir():
         raise UserFacingError(f"cannot write {path}: the folder {directory} does not exist")
@@ -104,11 +104,14 @@ def check_writable(path: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
     """Replace `path` with `data` atomically; returns the backup made now, or None.
 
+    A symbolic link stays: the file it points to is replaced (and backed up beside it).
     The new file keeps the original's permission bits. With `backup`, the first original is copied to
     `<name>.oe-pyproc-backup` (only if no such backup exists yet). Raises UserFacingError when the file or
     its folder is read-only, missing or otherwise not writable; the original is then untouched.
     """
     path = Path(path)
+    if path.is_symlink():  # edit the file the link points to; replacing the link would lose it
+        path = Path(os.path.realpath(path))
     check_writable(path)
     # A new file gets what open() would give it (0666 minus the umask), not mkstemp's private 0600.
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_current_umask()

@@ -108,3 +108,16 @@ def test_spaces_and_non_ascii_names(tmp_path: Path) -> None:
     backup = atomic_write_text(target, "ü\r\nline two\r\n")
     assert backup is not None and backup.read_text(encoding="utf-8") == "é"
     assert target.read_bytes() == "ü\r\nline two\r\n".encode()  # newlines kept as given
+
+
+def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    """A chain kept elsewhere and linked into the GUI's folder: the link stays, its target is edited."""
+    real = tmp_path / "shared" / "chain.xml"
+    real.parent.mkdir()
+    real.write_bytes(b"original")
+    link = tmp_path / "lastConfig.xml"
+    link.symlink_to(real)
+    backup = atomic_write_bytes(link, b"edited")
+    assert link.is_symlink() and real.read_bytes() == b"edited"
+    assert backup == backup_path_for(real) and backup.read_bytes() == b"original"
+    assert leftovers(real.parent) == [] and leftovers(tmp_path) == []
