@@ -27,6 +27,11 @@ from oe_pyproc_setup.plugin_meta import PLUGIN_FOLDER
 def uninstall(gui_root: Path | None, gui_exe: Path | None, api: int, dry_run: bool, force: bool) -> None:
     """Remove the plugin that `oe-pyproc install` put into the GUI; restore what it replaced."""
     layout = resolve_layout(gui_root, api, gui_exe)
+    if gui_root is not None and not layout.root.is_dir():  # a typo must not read as "nothing to do"
+        raise UserFacingError(
+            f"--gui-root {layout.root} does not exist",
+            hint="Give the folder you installed into (the one holding plugins-api<N>/).",
+        )
     plan = plan_uninstall(layout, force)
     if plan is None:
         if (layout.plugins_dir / PLUGIN_FOLDER).exists():

@@ -435,6 +435,16 @@ def test_uninstall_without_install(cli: Cli, used_gui_root: Path) -> None:
     assert tree_snapshot(used_gui_root) == before
 
 
+def test_uninstall_from_a_gui_root_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
+    """A typo in --gui-root is an error (as for install and configure), not "nothing to uninstall"."""
+    typo = tmp_path / "open-ephsy"
+    for extra in ((), ("--dry-run",)):
+        result = uninstall(cli, typo, *extra)
+        assert result.returncode == 1 and f"--gui-root {typo} does not exist" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not typo.exists()
+
+
 # ------------------------------------------------------------------------------------------------ doctor
 
 
