@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.options import python_home_option
+from oe_pyproc_setup.options import api_option, gui_root_option, python_home_option
 from oe_pyproc_setup.templates import DEFAULT_TEMPLATE, TEMPLATE_IDS, template_description, template_path
 
 # The plugin's own module (importable inside the plugin and the host), and what every Home must have.
@@ -44,14 +44,14 @@ def _cli_stdlib_names() -> set[str]:
     return home_module_names(inspect_home(Path(sys.base_prefix)))
 
 
-def module_names_for(python_home: Path | None) -> ModuleNames:
+def module_names_for(python_home: Path | None, gui_root: Path | None = None, api: int = 10) -> ModuleNames:
     """The Home's own module names (scanned, never imported): the one given, else the configured one; with
     neither, this CLI's standard library (a fallback the caller reports)."""
     from oe_pyproc_setup.home import home_module_names, inspect_home
 
     source = "--python-home"
     if python_home is None:
-        python_home, source = configured_home()
+        python_home, source = configured_home(gui_root, api)
     if python_home is None:
         return ModuleNames(
             frozenset(_cli_stdlib_names() | ALWAYS_TAKEN),
@@ -72,12 +72,12 @@ def module_names_for(python_home: Path | None) -> ModuleNames:
     )
 
 
-def configured_home() -> tuple[Path | None, str]:
+def configured_home(gui_root: Path | None = None, api: int = 10) -> tuple[Path | None, str]:
     """The Home recorded in the GUI's default Home file (DESIGN §5), if any, and where it came from."""
     from oe_pyproc_setup.defaulthome import read_default_home
     from oe_pyproc_setup.gui import resolve_layout
 
-    layout = resolve_layout()
+    layout = resolve_layout(gui_root, api)
     try:
         record = read_default_home(layout.default_home_file)
     except UserFacingError:
@@ -182,6 +182,8 @@ def _list_templates() -> None:
 )
 @click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept).")
 @python_home_option
+@gui_root_option
+@api_option
 def new_script(
     name: str | None,
     template_id: str,
@@ -190,6 +192,8 @@ def new_script(
     directory: Path,
     force: bool,
     python_home: Path | None,
+    gui_root: Path | None,
+    api: int,
 ) -> None:
     """Create NAME.py, a Python Processor script, from a template.
 
@@ -223,7 +227,7 @@ def new_script(
     if not directory.is_dir():
         raise UserFacingError(f"the folder {directory} does not exist (--dir); create it first")
 
-    modules = module_names_for(python_home)
+    modules = module_names_for(python_home, gui_root, api)
     if modules.home is None:
         click.echo(f"Note: {modules.source}.", err=True)
     where = "the Home" if modules.home else "the standard library"

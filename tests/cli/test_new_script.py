@@ -74,6 +74,20 @@ def test_configured_default_home_is_used(cli: Cli, numpy_home: Path, tmp_path: P
     assert "module the Home already has" in result.stderr
 
 
+def test_default_home_file_of_another_gui_root_and_api(cli: Cli, numpy_home: Path, tmp_path: Path) -> None:
+    """--gui-root and --api, as in run: the default Home file of a GUI kept elsewhere (here GUI 0.6.x's)."""
+    from oe_pyproc_setup.defaulthome import write_default_home
+
+    root = tmp_path / "portable gui"
+    write_default_home(root / "configs-api8" / "oe-pyproc.json", numpy_home)
+    args = ("new-script", "setuptools", "--dir", str(tmp_path), "--gui-root", str(root))
+    result = cli(*args, "--api", "8", env=isolated_env(tmp_path))
+    assert result.returncode == 1 and "module the Home already has" in result.stderr
+    assert "no Python Home given or configured" not in result.stderr
+    other_api = cli(*args, "--dry-run", env=isolated_env(tmp_path))  # API 10: nothing configured there
+    assert other_api.returncode == 0 and "no Python Home given or configured" in other_api.stderr
+
+
 @pytest.mark.parametrize("template_id", TEMPLATE_IDS)
 def test_writes_the_template_and_validates_it(
     cli: Cli, numpy_home: Path, tmp_path: Path, template_id: str
