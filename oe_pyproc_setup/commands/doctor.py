@@ -73,6 +73,12 @@ def doctor(
     from oe_pyproc_setup.doctor.runner import run_checks
 
     if list_checks:
+        if as_json:
+            import json
+
+            listed = [{"id": check.id, "title": check.title} for check in CHECKS]
+            click.echo(json.dumps({"schema": 1, "checks": listed}, indent=2))
+            return
         width = max(len(check.id) for check in CHECKS)
         for check in CHECKS:
             click.echo(f"{check.id:<{width}}  {check.title}")

@@ -207,6 +207,14 @@ def test_list_and_select_checks(cli: Cli, numpy_home: Path, tmp_path: Path) -> N
     assert cli("doctor", "--yes").returncode == 2
 
 
+def test_list_checks_as_json(cli: Cli) -> None:
+    result = cli("doctor", "--list-checks", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1
+    assert {"id": "home.resolve", "title": "Python Home"} in document["checks"]
+
+
 def test_report_is_markdown_with_versions(cli: Cli, numpy_home: Path, tmp_path: Path) -> None:
     result = cli("doctor", "--report", "--python-home", str(numpy_home), "--gui-root", str(tmp_path / "g"))
     assert result.returncode == 0
