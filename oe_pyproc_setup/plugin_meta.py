@@ -108,7 +108,9 @@ def read_plugin_metadata(path: Path) -> PluginMetadata:
     api = data.get("plugin_api")
     if (
         not isinstance(bridges, dict)
+        or not bridges  # a plugin without a bridge can load no Python at all
         or not isinstance(api, int)
+        or isinstance(api, bool)
         or not all(isinstance(data.get(key), str) for key in ("version", "platform", "arch"))
     ):
         raise UserFacingError(

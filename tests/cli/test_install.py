@@ -323,6 +323,17 @@ def test_metadata_for_another_api_version(cli: Cli, plugin_env: Path, used_gui_r
     assert result.returncode == 1 and "built for API 8 (GUI 0.6.x), not API 10" in result.stderr
 
 
+@pytest.mark.parametrize("change", [{"bridges": {}}, {"plugin_api": True}])
+def test_metadata_without_bridges_or_with_a_bool_api(
+    cli: Cli, plugin_env: Path, used_gui_root: Path, change: dict[str, object]
+) -> None:
+    write_metadata(plugin_env / PLUGIN_REL, **change)
+    before = tree_snapshot(used_gui_root)
+    result = install(cli, plugin_env, used_gui_root)
+    assert result.returncode == 1 and "lacks version, plugin_api, platform, arch or bridges" in result.stderr
+    assert tree_snapshot(used_gui_root) == before
+
+
 def test_plugin_for_another_platform(cli: Cli, plugin_env: Path, used_gui_root: Path) -> None:
     write_metadata(plugin_env / PLUGIN_REL, platform="win-64")
     result = install(cli, plugin_env, used_gui_root)
