@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from oe_pyproc_setup.gui import resolve_layout
+from oe_pyproc_setup.gui import GuiLayout, resolve_layout
 from oe_pyproc_setup.options import api_option, gui_exe_option, gui_root_option
 from oe_pyproc_setup.plugin_install import (
     UNINSTALL_REMINDER,
@@ -80,6 +80,22 @@ def install(
     for moved in manifest.moved_aside[len(manifest.moved_aside) - len(plan.to_move_aside) :]:
         click.echo(f"Moved upstream's plugin aside: {moved.path} -> {moved.aside}")
     click.echo(f"Default Home: {plan.prefix} (in {layout.default_home_file}).")
+    _warn_if_the_home_is_unusable(plan.prefix, layout)
     click.echo(f"Manifest: {layout.manifest} ({len(manifest.files)} files).")
     click.echo("Next: start the GUI and add the Python Processor; `oe-pyproc doctor` checks the set-up.")
     click.echo(UNINSTALL_REMINDER)
+
+
+def _warn_if_the_home_is_unusable(prefix: Path, layout: GuiLayout) -> None:
+    """The environment becomes the default Home: say at once when the plugin cannot use it (a package
+    installed into an environment without numpy, say) rather than leave it to the first load in the GUI."""
+    from oe_pyproc_setup.home import detect_plugin_rules, inspect_home, judge_home
+
+    verdict = judge_home(inspect_home(prefix), detect_plugin_rules(layout))
+    if verdict.status != "error":
+        return
+    click.echo(f"Warning: the plugin cannot use {prefix} as its Python Home:", err=True)
+    for reason in verdict.reasons:
+        if reason.severity == "error":
+            click.echo(f"  {reason.message}; fix: {reason.remediation}", err=True)
+    click.echo(f'  then check with: oe-pyproc doctor --gui-root "{layout.root}"', err=True)

@@ -381,6 +381,19 @@ def test_environment_without_the_plugin(
     )
 
 
+def test_an_environment_that_is_no_home_is_installed_with_a_warning(
+    cli: Cli, plugin_env: Path, used_gui_root: Path, tmp_path: Path
+) -> None:
+    """It becomes the default Home: say now that the plugin cannot use it, not at the GUI's first load."""
+    bare = tmp_path / "bare env"
+    shutil.copytree(plugin_env / "lib" / "oe-pyproc", bare / "lib" / "oe-pyproc")
+    result = install(cli, bare, used_gui_root)
+    assert result.returncode == 0, result.stderr
+    assert f"Warning: the plugin cannot use {bare} as its Python Home:" in result.stderr
+    assert "no Python found here" in result.stderr and "oe-pyproc doctor --gui-root" in result.stderr
+    assert "Warning" not in install(cli, plugin_env, used_gui_root).stderr  # a good Home: no warning
+
+
 def test_active_conda_environment_is_the_default(cli: Cli, plugin_env: Path, used_gui_root: Path) -> None:
     env = dict(os.environ, CONDA_PREFIX=str(plugin_env))
     result = cli("install", "--gui-root", str(used_gui_root), env=env)
