@@ -455,7 +455,7 @@ def discover_homes(
     environments_txt = user_home / ".conda" / "environments.txt"
     try:
         for line in environments_txt.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
+            if line.strip() and "\0" not in line:  # a damaged file: no path holds a NUL byte
                 found.append(HomeCandidate(Path(line.strip()), "conda environments.txt"))
     except OSError:
         pass

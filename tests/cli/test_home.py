@@ -349,6 +349,18 @@ def test_discovery_order_sources_and_deduplication(
     assert tmp_path / "deleted env" not in paths
 
 
+def test_discovery_survives_a_damaged_environments_txt(tmp_path: Path, numpy_home: Path) -> None:
+    """Binary garbage (NUL bytes made os.path.realpath raise) and lines that are no folder are skipped."""
+    home = tmp_path / "user home"
+    (home / ".conda").mkdir(parents=True)
+    (home / ".conda" / "environments.txt").write_bytes(
+        b"\x00\xff\xfe garbage\n" + f"{tmp_path / 'a file'}\n{numpy_home}\n".encode()
+    )
+    (tmp_path / "a file").write_text("x")
+    found = discover_homes(environ={}, home=home, system="Linux", include_self=False)
+    assert [c.path for c in found] == [numpy_home]
+
+
 def test_discovery_only_given(tmp_path: Path) -> None:
     found = discover_homes([tmp_path / "a", tmp_path / "a"], only_given=True)
     assert found == [HomeCandidate(tmp_path / "a", "given")]
