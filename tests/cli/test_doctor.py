@@ -320,6 +320,17 @@ def test_default_home_file_naming_a_folder_that_is_not_python(
     assert str(finding["message"]).endswith(f"names {not_python}, which oe-pyproc's plugin cannot use")
 
 
+def test_a_malformed_default_home_file_is_not_called_missing(
+    cli: Cli, gui_root: Path, tmp_path: Path
+) -> None:
+    (gui_root / "configs-api10" / "oe-pyproc.json").write_text("{not json")
+    args = ("--gui-root", str(gui_root), "--check", "home.resolve")
+    code, document = doctor_json(cli, *args, env=env_without_homes(tmp_path))
+    message = str(by_id(document)["home.resolve"]["message"])
+    assert code == 1 and "the default Home file is unusable (see Default Home file)" in message
+    assert "there is no default Home file" not in message
+
+
 def test_fix_asks_and_accepts_yes(numpy_home: Path, gui_root: Path) -> None:
     target = gui_root / "configs-api10" / "oe-pyproc.json"
     write_default_home(target, gui_root / "gone")

@@ -29,10 +29,15 @@ def run(context: Context) -> list[Finding]:
         usable = [c for c in context.candidates if c.verdict.status == "ok"]
         details = [f"{len(context.candidates)} candidate Homes found on this machine, {len(usable)} usable"]
         details += [f"usable: {c.info.path} ({c.source})" for c in usable[:5]]
+        default_home = (
+            "the default Home file is unusable (see Default Home file)"
+            if context.default_home.error is not None
+            else "there is no default Home file"
+        )
         return [
             CHECK.finding(
                 "error",
-                "no Python Home is configured: no chain names one, there is no default Home file and no "
+                f"no Python Home is configured: no chain names one, {default_home} and there is no "
                 "install manifest (the GUI would ask for a folder)",
                 details=details,
                 remediation=create_home_remediation(context),
