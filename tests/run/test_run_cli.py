@@ -191,3 +191,19 @@ def test_recording_metadata_with_non_finite_numbers(  # type: ignore[no-untyped-
     )
     assert result.returncode == 1 and expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_default_home_file_says_what_to_do(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    root = tmp_path / "gui"
+    (root / "configs-api10").mkdir(parents=True)
+    (root / "configs-api10" / "oe-pyproc.json").write_text("{not json")
+    script = copy_template("processor", tmp_path)
+    result = subprocess.run(
+        cli_command("run", str(script), "--gui-root", str(root)),
+        capture_output=True,
+        text=True,
+        env=isolated_env,
+    )
+    assert result.returncode == 1 and "oe-pyproc.json is not valid JSON" in result.stderr
+    assert "Give --python-home, or record a Home again: oe-pyproc configure" in result.stderr
+    assert "Traceback" not in result.stderr
