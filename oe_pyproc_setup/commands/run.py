@@ -138,6 +138,14 @@ class Plan:
         return self.output_dir is not None or self.plot_path is not None
 
 
+def _is_png(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
 def _configured_home(gui_root: Path | None, api: int) -> Path | None:
     from oe_pyproc_setup.defaulthome import read_default_home
     from oe_pyproc_setup.gui import resolve_layout
@@ -913,6 +921,13 @@ def _run(
         require_matplotlib()
         if not Path(plot).absolute().parent.is_dir():
             raise UserFacingError(f"--plot {plot}: the folder {Path(plot).absolute().parent} does not exist")
+        if plot.is_dir():
+            raise UserFacingError(f"--plot {plot} is a folder; give a file name, e.g. {plot / 'run.png'}")
+        if plot.exists() and not _is_png(plot):  # `--plot my_filter.py` must not replace the script
+            raise UserFacingError(
+                f"--plot {plot} exists and is not a PNG image; not overwritten",
+                hint="Give a new file name (an earlier plot is replaced).",
+            )
     if stream_name is not None and recording is None:
         raise UserFacingError("--stream needs --recording")
     check = known.check = check_script(script)

@@ -207,3 +207,20 @@ def test_a_malformed_default_home_file_says_what_to_do(tmp_path: Path, isolated_
     assert result.returncode == 1 and "oe-pyproc.json is not valid JSON" in result.stderr
     assert "Give --python-home, or record a Home again: oe-pyproc configure" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plot_never_replaces_a_file_that_is_not_a_png(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    """`--plot my_filter.py` (a slip) must not destroy the script; a folder is refused before the run."""
+    script = copy_template("processor", tmp_path)
+    before = script.read_bytes()
+    cases = [(script, "exists and is not a PNG image; not overwritten"), (tmp_path, "is a folder")]
+    for plot, expected in cases:
+        result = subprocess.run(
+            cli_command("run", str(script), "--plot", str(plot)),
+            capture_output=True,
+            text=True,
+            env=isolated_env,
+        )
+        assert result.returncode == 1 and expected in result.stderr, result.stderr
+        assert "oe-pyproc-host was not found" not in result.stderr  # refused before looking for a host
+    assert script.read_bytes() == before
