@@ -22,7 +22,7 @@ fi
 # The host: 20-native.sh builds it into build/native; when that part did not run (`bash .ci/test run`),
 # build it here the same way, against the test Home's Python, into build/run-host.
 HOST="$ROOT/build/native/oe-pyproc-host"
-if [ ! -x "$HOST" ] || [ ! -e "$ROOT/build/native/oe_pyproc_bridge_cp310.so" ]; then
+if [ ! -x "$HOST" ] || [ ! -e "$ROOT/build/native/oe_pyproc_bridge_cp310.bridge" ]; then
   ci_apt cmake ninja-build g++
   cmake -S plugin -B build/run-host -G Ninja -DOE_PYPROC_PYTHONS="$HOME_VENV/bin/python" \
     -DOE_PYPROC_BUILD_TESTS=OFF >/dev/null

@@ -147,8 +147,8 @@ void check_validation(const fs::path& work) {
     options.bridge_dir = (work / "bridges").u8string();
     fs::create_directories(work / "bridges");
     Validation validation = validate_home(home.u8string(), options);
-    CHECK(!validation.ok && contains(validation.reason, "oe_pyproc_bridge_cp310.dll not in"));
-    write(work / "bridges" / "oe_pyproc_bridge_cp310.dll", "");
+    CHECK(!validation.ok && contains(validation.reason, "oe_pyproc_bridge_cp310.bridge not in"));
+    write(work / "bridges" / "oe_pyproc_bridge_cp310.bridge", "");
     validation = validate_home(home.u8string(), options);
     CHECK(!validation.ok && contains(validation.reason, "numpy cannot be imported by") &&
           contains(validation.reason, "(exit 3): not an interpreter"));

@@ -271,7 +271,7 @@ def ours_installed(gui_root: Path) -> Path:
         "plugin_api": 10,
         "platform": "linux",
         "arch": "x86_64",
-        "bridges": {"3.10": "liboe_pyproc_bridge_cp310.so"},
+        "bridges": {"3.10": "liboe_pyproc_bridge_cp310.bridge"},
     }
     (ours / "oe-pyproc-plugin.json").write_text(json.dumps(metadata))
     manifest = {"schema": 1, "source_prefix": "/opt/conda", "files": [], "moved_aside": []}

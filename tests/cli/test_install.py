@@ -77,7 +77,7 @@ def write_metadata(plugin_dir: Path, **overrides: object) -> None:
         "plugin_api": 10,
         "platform": "linux-64",
         "arch": MACHINE,
-        "bridges": {"3.10": "oe_pyproc_bridge_cp310.so"},
+        "bridges": {"3.10": "oe_pyproc_bridge_cp310.bridge"},
     }
     metadata.update(overrides)
     (plugin_dir / "oe-pyproc-plugin.json").write_text(json.dumps(metadata, indent=2))
@@ -90,7 +90,7 @@ def plugin_env(conda_env_factory: Callable[..., Path], shared_libraries: dict[st
     plugin_dir = prefix / PLUGIN_REL
     plugin_dir.mkdir(parents=True)
     shutil.copy2(shared_libraries["adapter"], plugin_dir / "python-processor.so")
-    shutil.copy2(shared_libraries["bridge"], plugin_dir / "oe_pyproc_bridge_cp310.so")
+    shutil.copy2(shared_libraries["bridge"], plugin_dir / "oe_pyproc_bridge_cp310.bridge")
     write_metadata(plugin_dir)
     return prefix
 
@@ -135,13 +135,13 @@ def test_round_trip_leaves_the_gui_byte_for_byte(cli: Cli, plugin_env: Path, use
     assert "oe-pyproc uninstall" in result.stdout  # the reminder before removing the environment
 
     plugins = used_gui_root / "plugins-api10"
-    for name in ("python-processor.so", "oe_pyproc_bridge_cp310.so", "oe-pyproc-plugin.json"):
+    for name in ("python-processor.so", "oe_pyproc_bridge_cp310.bridge", "oe-pyproc-plugin.json"):
         assert (plugins / "oe-pyproc" / name).read_bytes() == (plugin_env / PLUGIN_REL / name).read_bytes()
     manifest = json.loads((plugins / "oe-pyproc-manifest.json").read_text())
     assert manifest["schema"] == 1 and manifest["source_prefix"] == str(plugin_env)
     assert sorted(f["path"] for f in manifest["files"]) == [
         "oe-pyproc/oe-pyproc-plugin.json",
-        "oe-pyproc/oe_pyproc_bridge_cp310.so",
+        "oe-pyproc/oe_pyproc_bridge_cp310.bridge",
         "oe-pyproc/python-processor.so",
     ]
     assert all(len(f["sha256"]) == 64 for f in manifest["files"])
@@ -237,13 +237,13 @@ def test_reinstall_after_package_update_then_uninstall(
     assert install(cli, plugin_env, used_gui_root).returncode == 0
 
     # The package is updated in the environment: doctor sees a stale copy, install updates it.
-    shutil.copy2(shared_libraries["bridge_v2"], plugin_env / PLUGIN_REL / "oe_pyproc_bridge_cp310.so")
+    shutil.copy2(shared_libraries["bridge_v2"], plugin_env / PLUGIN_REL / "oe_pyproc_bridge_cp310.bridge")
     findings = doctor_findings(cli, used_gui_root, plugin_env)
     stale = findings["plugin.installed/stale"]
-    assert stale["status"] == "warn" and "oe_pyproc_bridge_cp310.so" in " ".join(stale["details"])  # type: ignore[arg-type]
+    assert stale["status"] == "warn" and "oe_pyproc_bridge_cp310.bridge" in " ".join(stale["details"])  # type: ignore[arg-type]
     updated = install(cli, plugin_env, used_gui_root)
     assert updated.returncode == 0 and "Updated" in updated.stdout
-    installed_bridge = used_gui_root / "plugins-api10" / "oe-pyproc" / "oe_pyproc_bridge_cp310.so"
+    installed_bridge = used_gui_root / "plugins-api10" / "oe-pyproc" / "oe_pyproc_bridge_cp310.bridge"
     assert installed_bridge.read_bytes() == shared_libraries["bridge_v2"].read_bytes()
     assert "plugin.installed/stale" not in doctor_findings(cli, used_gui_root, plugin_env)
 
@@ -302,6 +302,17 @@ def test_missing_gui_folder_is_explained(cli: Cli, plugin_env: Path, tmp_path: P
     assert result.returncode == 1
     assert "does not exist yet" in result.stderr and "Start the Open Ephys GUI once" in result.stderr
     assert not (tmp_path / "never-started").exists()
+
+
+def test_root_of_another_api_is_refused(cli: Cli, plugin_env: Path, tmp_path: Path) -> None:
+    """A GUI 0.6.x root without --api 8: plugins-api10 would be created where that GUI never looks."""
+    root = tmp_path / "gui 0.6"
+    (root / "configs-api8").mkdir(parents=True)
+    before = tree_snapshot(root)
+    result = install(cli, plugin_env, root)
+    assert result.returncode == 1 and "has folders of plugin API 8 but none of API 10" in result.stderr
+    assert "Run again with --api 8 (GUI 0.6.x)." in result.stderr
+    assert tree_snapshot(root) == before
 
 
 def test_gui_root_that_is_a_file(cli: Cli, plugin_env: Path, tmp_path: Path) -> None:
@@ -476,7 +487,7 @@ def test_doctor_reports_damage_and_a_removed_environment(
     cli: Cli, plugin_env: Path, used_gui_root: Path
 ) -> None:
     assert install(cli, plugin_env, used_gui_root).returncode == 0
-    installed_bridge = used_gui_root / "plugins-api10" / "oe-pyproc" / "oe_pyproc_bridge_cp310.so"
+    installed_bridge = used_gui_root / "plugins-api10" / "oe-pyproc" / "oe_pyproc_bridge_cp310.bridge"
     installed_bridge.write_bytes(installed_bridge.read_bytes() + b"\0")
     findings = doctor_findings(cli, used_gui_root, plugin_env)
     assert findings["plugin.installed/integrity"]["status"] == "error"
@@ -501,8 +512,8 @@ def test_doctor_reports_a_home_without_a_bridge(
     cli: Cli, plugin_env: Path, used_gui_root: Path, shared_libraries: dict[str, Path]
 ) -> None:
     plugin_dir = plugin_env / PLUGIN_REL
-    (plugin_dir / "oe_pyproc_bridge_cp310.so").rename(plugin_dir / "oe_pyproc_bridge_cp312.so")
-    write_metadata(plugin_dir, bridges={"3.12": "oe_pyproc_bridge_cp312.so"})
+    (plugin_dir / "oe_pyproc_bridge_cp310.bridge").rename(plugin_dir / "oe_pyproc_bridge_cp312.bridge")
+    write_metadata(plugin_dir, bridges={"3.12": "oe_pyproc_bridge_cp312.bridge"})
     assert install(cli, plugin_env, used_gui_root).returncode == 0
     findings = doctor_findings(cli, used_gui_root, plugin_env)
     assert findings["plugin.home/home"]["status"] == "error"

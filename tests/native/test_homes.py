@@ -163,10 +163,10 @@ def test_dlopen_local_plugin_imports_numpy_and_refuses_second_home(
 
 
 def test_bridges_are_not_linked_to_libpython() -> None:
-    for bridge in sorted(BUILD.glob("oe_pyproc_bridge_cp3*.so")):
+    for bridge in sorted(BUILD.glob("oe_pyproc_bridge_cp3*.bridge")):
         dynamic = subprocess.run(["readelf", "-d", str(bridge)], capture_output=True, text=True, check=True)
         assert "libpython" not in dynamic.stdout, bridge
-    assert len(list(BUILD.glob("oe_pyproc_bridge_cp3*.so"))) == len(FULL_VERSIONS)
+    assert len(list(BUILD.glob("oe_pyproc_bridge_cp3*.bridge"))) == len(FULL_VERSIONS)
 
 
 def test_plugin_metadata_lists_the_bridges() -> None:
@@ -175,7 +175,7 @@ def test_plugin_metadata_lists_the_bridges() -> None:
     assert metadata["plugin_api"] == 10
     assert metadata["platform"] == sys.platform
     for version, file_name in metadata["bridges"].items():
-        assert file_name == f"oe_pyproc_bridge_cp{version.replace('.', '')}.so"
+        assert file_name == f"oe_pyproc_bridge_cp{version.replace('.', '')}.bridge"
         assert (BUILD / file_name).is_file()
 
 
@@ -284,4 +284,4 @@ def test_installed_layout_runs_from_the_prefix(homes: dict[str, Path], tmp_path:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout)["home"]["bridge"] == str(plugin_dir / "oe_pyproc_bridge_cp312.so")
+    assert json.loads(completed.stdout)["home"]["bridge"] == str(plugin_dir / "oe_pyproc_bridge_cp312.bridge")

@@ -54,7 +54,7 @@ struct Validation {
 };
 
 struct ValidationOptions {
-    std::string bridge_dir;  // where oe_pyproc_bridge_cp3XY.<ext> live (macOS: or python-processor.bundle)
+    std::string bridge_dir;  // where oe_pyproc_bridge_cp3XY.bridge live (macOS: or python-processor.bundle)
     std::chrono::milliseconds import_timeout{20000};  // for `<python> -I -c "import numpy"`
     bool check_numpy_import = true;
 };
@@ -97,7 +97,7 @@ std::string read_manifest_source_prefix(const std::string& gui_root, int api, st
 // ~/Library/Application Support/open-ephys; Windows: %LOCALAPPDATA%\Open Ephys; both unverified).
 std::string default_gui_root();
 
-// File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.so".
+// File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.bridge".
 std::string bridge_file_name(int major, int minor);
 // Architectures in an executable or library: ELF, Mach-O (thin or universal) or PE, from its header;
 // names "x86_64", "aarch64", "i686", ...; empty when the format is not recognised.

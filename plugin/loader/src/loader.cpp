@@ -86,14 +86,6 @@ bool is_dir(const fs::path& path) {
     return fs::is_directory(path, error);
 }
 
-std::string shared_library_suffix() {
-#if defined(_WIN32)
-    return ".dll";
-#else
-    return ".so";
-#endif
-}
-
 std::string available_bridges(const std::string& bridge_dir) {
     std::vector<std::string> versions;
     std::error_code error;
@@ -440,7 +432,8 @@ std::vector<std::string> binary_architectures(const std::string& path) {
 }
 
 std::string bridge_file_name(int major, int minor) {
-    return "oe_pyproc_bridge_cp" + std::to_string(major) + std::to_string(minor) + shared_library_suffix();
+    // Not .so/.dll: the GUI would try to load the bridge as a plugin (see OE_PYPROC_BRIDGE_SUFFIX in CMake).
+    return "oe_pyproc_bridge_cp" + std::to_string(major) + std::to_string(minor) + ".bridge";
 }
 
 std::string process_arch() {
