@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -134,6 +135,35 @@ class GuiLayout:
 
     def exists(self) -> bool:
         return self.root.is_dir()
+
+
+def refuse_another_apis_root(layout: GuiLayout) -> None:
+    """UserFacingError when the root holds folders of other plugin APIs but none of this one: a GUI 0.6.x
+    root used without --api 8 (or the reverse). What we would write there is where that GUI never looks.
+    A root with no API folder at all is allowed (the GUI has not made them yet)."""
+    if layout.dev_build or not layout.root.is_dir():
+        return
+    if any(p.is_dir() for p in (layout.configs_dir, layout.plugins_dir, layout.shared_dir)):
+        return
+    try:
+        names = [p.name for p in layout.root.iterdir() if p.is_dir()]
+    except OSError:
+        return
+    apis = sorted(
+        {
+            int(m.group(1))
+            for m in (re.fullmatch(r"(?:configs|plugins|shared)-api(\d+)", n) for n in names)
+            if m
+        }
+    )
+    if not apis:
+        return
+    gui = " (GUI 0.6.x)" if apis[-1] == 8 else " (GUI 1.0.x)" if apis[-1] == 10 else ""
+    raise UserFacingError(
+        f"{layout.root} has folders of plugin API {', '.join(map(str, apis))} but none of API {layout.api}; "
+        "nothing was written",
+        hint=f"Run again with --api {apis[-1]}{gui}.",
+    )
 
 
 def resolve_layout(

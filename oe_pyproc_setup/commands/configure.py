@@ -26,7 +26,7 @@ from oe_pyproc_setup.commands.homes import JudgedHome, judge_candidates, render_
 from oe_pyproc_setup.defaulthome import write_default_home
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import atomic_write_bytes, check_writable
-from oe_pyproc_setup.gui import GuiLayout, running_gui_processes_for
+from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, running_gui_processes_for
 from oe_pyproc_setup.home import (
     HomeCandidate,
     PluginRules,
@@ -114,28 +114,6 @@ def _warn_if_not_effective(layout: GuiLayout, planned: Sequence[PlannedFile], no
         )
 
 
-def _refuse_missing_configs(layout: GuiLayout, api: int) -> None:
-    """A root with no folder of this API: nothing there would read the default Home file. A wrong --api
-    (GUI 0.6.x is API 8) or a folder that is not the GUI's; say which, rather than create configs-api<N>."""
-    numbers = sorted(
-        int(p.name[len("configs-api") :])
-        for p in layout.root.glob("configs-api*")
-        if p.is_dir() and p.name[len("configs-api") :].isdigit()
-    )
-    if numbers:
-        found = ", ".join(f"configs-api{n}" for n in numbers)
-        hint = f"It has {found}: run again with --api {numbers[-1]}" + (
-            " (GUI 0.6.x)." if numbers[-1] == 8 else "."
-        )
-    else:
-        hint = "Start the GUI once (it creates it), or give the GUI's saved-state folder as --gui-root."
-    raise UserFacingError(
-        f"{layout.configs_dir} does not exist: {layout.root} holds no settings of plugin API {api}; "
-        "nothing was written",
-        hint=hint,
-    )
-
-
 @click.command("configure")
 @python_home_option
 @click.option(
@@ -175,9 +153,8 @@ def configure(
             f"--gui-root {layout.root} does not exist",
             hint="Give the folder that holds configs-api<N>/ (start the GUI once to create it).",
         )
-    api_folders = (layout.configs_dir, layout.plugins_dir, layout.shared_dir)
-    if layout.root.is_dir() and not any(p.is_dir() for p in api_folders) and not (chains and no_default_home):
-        _refuse_missing_configs(layout, api)
+    if not (chains and no_default_home):
+        refuse_another_apis_root(layout)
     targets = (
         list(chains) if chains else [p for p in (layout.last_config, layout.recovery_config) if p.exists()]
     )

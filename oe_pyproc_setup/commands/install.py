@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from oe_pyproc_setup.gui import GuiLayout, resolve_layout
+from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, resolve_layout
 from oe_pyproc_setup.options import api_option, gui_exe_option, gui_root_option
 from oe_pyproc_setup.plugin_install import (
     UNINSTALL_REMINDER,
@@ -55,6 +55,7 @@ def install(
     plan = plan_install(
         prefix=prefix, layout=layout, gui_exe=gui_exe, force=force, replace_upstream=replace_upstream
     )
+    refuse_another_apis_root(layout)  # after the package's own API check, whose message says more
     if plan.running:
         pids = ", ".join(str(p.pid) for p in plan.running)
         click.echo(

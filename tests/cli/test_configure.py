@@ -350,27 +350,16 @@ def test_missing_gui_root_is_refused(cli: Cli, numpy_home: Path, tmp_path: Path)
     assert not typo.exists()
 
 
-@pytest.mark.parametrize(
-    ("existing", "hint"),
-    [
-        ("configs-api8", "It has configs-api8: run again with --api 8 (GUI 0.6.x)."),
-        (None, "Start the GUI once (it creates it), or give the GUI's saved-state folder as --gui-root."),
-    ],
-)
-def test_root_without_settings_of_this_api_is_refused(
-    cli: Cli, numpy_home: Path, tmp_path: Path, existing: str | None, hint: str
-) -> None:
-    """A GUI 0.6.x user without --api 8, or a folder that is not the GUI's: configs-api10 would be created
-    where nothing reads it."""
-    root = tmp_path / "not the gui root"
-    root.mkdir()
-    if existing:
-        (root / existing).mkdir()
+def test_root_of_another_api_is_refused(cli: Cli, numpy_home: Path, tmp_path: Path) -> None:
+    """A GUI 0.6.x root without --api 8: configs-api10 would be created where that GUI never looks."""
+    root = tmp_path / "gui 0.6"
+    (root / "configs-api8").mkdir(parents=True)
+    (root / "plugins-api8").mkdir()
     for extra in ((), ("--dry-run",)):
         result = cli("configure", "--python-home", str(numpy_home), "--gui-root", str(root), *extra)
         assert result.returncode == 1, result.stdout
-        assert f"{root / 'configs-api10'} does not exist" in result.stderr and hint in result.stderr
-        assert "Traceback" not in result.stderr
+        assert f"{root} has folders of plugin API 8 but none of API 10; nothing was written" in result.stderr
+        assert "Run again with --api 8 (GUI 0.6.x)." in result.stderr and "Traceback" not in result.stderr
     assert not (root / "configs-api10").exists()
 
 
