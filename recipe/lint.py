@@ -10,6 +10,7 @@ Reported (error unless said otherwise):
 - `about` without license, license_file, summary or description (top level and output merged);
 - an output without `tests`;
 - a `url` source without `sha256`, and (warning) one whose sha256 is the all-zero placeholder;
+- a `git` source not pinned to a full commit id (`rev` of 40 hex digits) or a `tag`;
 - post-link / pre-unlink scripts (anything outside the prefix is `oe-pyproc install`'s job).
 Exit status: 1 when there are errors, else 0.
 """
@@ -31,6 +32,7 @@ REQUIRED_ABOUT = ("license", "license_file", "summary", "description")
 COMMENT_SELECTOR = re.compile(r"#\s*\[[^\]]*\]\s*$")
 PYTHON_PIN = re.compile(r"^\s*python(\s+\S|\s*[<>=!~])")
 PLACEHOLDER_SHA = "0" * 64
+GIT_COMMIT = re.compile(r"[0-9a-f]{40}")
 LINK_SCRIPTS = (
     "post-link.sh",
     "post-link.bat",
@@ -104,6 +106,16 @@ def lint_data(recipe: dict[str, Any], text: str, recipe_dir: Path | None = None)
             elif sha == PLACEHOLDER_SHA:
                 problems.append(
                     Problem("warning", "source", f"url {source['url']}: sha256 is the all-zero placeholder")
+                )
+        if isinstance(source, dict) and "git" in source:
+            rev = _resolve(str(source.get("rev", "")), context)
+            if not (GIT_COMMIT.fullmatch(rev) or source.get("tag")):
+                problems.append(
+                    Problem(
+                        "error",
+                        "source",
+                        f"git {source['git']} is not pinned: give a full commit `rev` or a `tag`",
+                    )
                 )
 
     top_about = recipe.get("about") or {}

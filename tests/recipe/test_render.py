@@ -76,7 +76,8 @@ def test_local_gui_source_switch(
 def test_default_takes_the_pinned_gui_tag(render: Callable[..., list[Any]], recipe_path: Path) -> None:
     plugin = outputs(render, recipe_path, "linux-64")["oe-pyproc"]
     urls = [str(s.to_dict() if hasattr(s, "to_dict") else s) for s in plugin.sources]
-    assert any("plugin-GUI/archive/refs/tags/v1.0.1.tar.gz" in u for u in urls), urls
+    pinned = [u for u in urls if "open-ephys/plugin-GUI.git" in u]
+    assert pinned and "7d8c513ae643d2d5cd37a7f95558343c8422873e" in pinned[0], urls
 
 
 @pytest.mark.parametrize("target", PLATFORMS)
