@@ -491,6 +491,9 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(  # type: ignore[no-untyped-
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell without job control (CI, `cmd &`) starts children with SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Wait until processed data has come back (the output being written beside `out`), then interrupt.
     deadline = time.monotonic() + 120
