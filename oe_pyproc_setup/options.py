@@ -22,21 +22,31 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+class PathArgument(click.Path):
+    """click.Path that refuses the empty string: Path("") is the current folder, so `--gui-root ""` (an unset
+    shell variable) would quietly act on whatever folder the user stands in."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path was given (an unset variable?); name a file or folder.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 python_home_option = click.option(
     "--python-home",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="The Python Home (an environment's prefix folder) the plugin embeds.",
 )
 gui_root_option = click.option(
     "--gui-root",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="The GUI's saved-state root (default: the platform's, e.g. ~/.config/open-ephys on Linux).",
 )
 gui_exe_option = click.option(
     "--gui-exe",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="The Open Ephys GUI executable or app bundle, for the architecture and entitlement checks.",
 )

@@ -33,7 +33,7 @@ from oe_pyproc_setup.home import (
     detect_plugin_rules,
     discover_homes,
 )
-from oe_pyproc_setup.options import api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.options import PathArgument, api_option, gui_root_option, python_home_option
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _warn_if_not_effective(layout: GuiLayout, planned: Sequence[PlannedFile], no
     "--chain",
     "chains",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     help="Edit this saved chain file instead of the GUI's lastConfig.xml/recoveryConfig.xml (repeatable).",
 )
 @gui_root_option

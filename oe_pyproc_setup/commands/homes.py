@@ -29,7 +29,7 @@ from oe_pyproc_setup.home import (
     judge_probe,
     probe_home,
 )
-from oe_pyproc_setup.options import FiniteFloatRange, gui_options
+from oe_pyproc_setup.options import FiniteFloatRange, PathArgument, gui_options
 
 JSON_SCHEMA = 1
 
@@ -118,7 +118,7 @@ def render_table(judged: Sequence[JudgedHome], rules: PluginRules, verbose: bool
 
 
 @click.command("homes")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=PathArgument(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document (schema 1) instead of a table.")
 @click.option(
     "--exec",

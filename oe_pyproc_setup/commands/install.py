@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, resolve_layout
-from oe_pyproc_setup.options import api_option, gui_exe_option, gui_root_option
+from oe_pyproc_setup.options import PathArgument, api_option, gui_exe_option, gui_root_option
 from oe_pyproc_setup.plugin_install import (
     UNINSTALL_REMINDER,
     describe_install,
@@ -25,7 +25,7 @@ from oe_pyproc_setup.plugin_install import (
 @click.command("install")
 @click.option(
     "--prefix",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="The conda environment holding the oe-pyproc package (default: the active one, $CONDA_PREFIX).",
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.options import api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.options import PathArgument, api_option, gui_root_option, python_home_option
 from oe_pyproc_setup.templates import DEFAULT_TEMPLATE, TEMPLATE_IDS, template_description, template_path
 
 # The plugin's own module (importable inside the plugin and the host), and what every Home must have.
@@ -176,7 +176,7 @@ def _list_templates() -> None:
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathArgument(path_type=Path, file_okay=False),
     default=Path("."),
     help="The folder to write the script into (default: the current folder).",
 )

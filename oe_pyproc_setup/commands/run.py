@@ -32,7 +32,13 @@ import click
 
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.hostfind import FoundHost, find_host
-from oe_pyproc_setup.options import FiniteFloatRange, api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.options import (
+    FiniteFloatRange,
+    PathArgument,
+    api_option,
+    gui_root_option,
+    python_home_option,
+)
 from oe_pyproc_setup.script_check import CheckResult, check_script
 
 if TYPE_CHECKING:
@@ -772,11 +778,11 @@ def _make_source(
 
 
 @click.command("run")
-@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("script", type=PathArgument(path_type=Path))
 @python_home_option
 @click.option(
     "--host",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="The oe-pyproc-host to use (default: $OE_PYPROC_HOST, then the Home's bin/, then PATH).",
 )
@@ -808,7 +814,7 @@ def _make_source(
 )
 @click.option(
     "--recording",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="An Open Ephys recording in the Binary format (the folder with structure.oebin, or one above it).",
 )
@@ -817,7 +823,7 @@ def _make_source(
 )
 @click.option(
     "--output",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="Write the processed data, with the TTL events, as a Binary-format recording into this new folder.",
 )
@@ -827,7 +833,7 @@ def _make_source(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option(
     "--plot",
-    type=click.Path(path_type=Path),
+    type=PathArgument(path_type=Path),
     default=None,
     help="Save a PNG: raw vs processed traces around an event and the per-block time against the budget.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from oe_pyproc_setup import __version__
@@ -33,3 +34,22 @@ def test_help_imports_no_command_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["install", "--gui-root", ""],
+        ["uninstall", "--gui-root", ""],
+        ["configure", "--python-home", ""],
+        ["doctor", "--gui-root", " "],
+        ["homes", ""],
+        ["new-script", "x", "--dir", ""],
+        ["run", ""],
+    ],
+)
+def test_an_empty_path_is_a_usage_error(args: list[str]) -> None:
+    # Path("") is the current folder: acting on it would touch whatever folder the user stands in.
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "empty path" in result.output
