@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from native_helpers import (
@@ -188,3 +189,13 @@ def test_reload_picks_up_changes_in_the_script_and_its_helpers(home: Path, tmp_p
     assert lines == [4] * 4 + [6] * 6
     [row] = read_channel_major(output, 1, 1000)
     assert row[:400] == [2.0] * 400 and row[400:] == [-5.0] * 600
+
+
+def test_a_script_in_a_folder_whose_name_is_not_utf8_loads(home: Path, tmp_path: Path) -> None:
+    # POSIX file names are bytes (here Latin-1 "été"): the bridge decodes them as Python's os module does.
+    folder = tmp_path / os.fsdecode(b"recordings-\xe9t\xe9")
+    write_script(folder, "gain_helper.py", "GAIN = 2\nLINE = 4\n")
+    script = write_script(folder, "uses_helper.py", HELPER_USER)
+    result = run_host("--script", script, "--blocks", "3", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.instance()["events_emitted_count"] == 3

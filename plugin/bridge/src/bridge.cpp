@@ -513,8 +513,11 @@ int load_locked(Instance& instance, const std::string& path, int32_t num_channel
     instance.sample_rate = sample_rate;
     instance.module_name =
         "_oe_pyproc_script_" + std::to_string(instance.id) + "_" + std::to_string(++instance.load_generation);
-    PyRef loaded(PyObject_CallFunction(shared.load_function, "sss", path.c_str(), instance.module_name.c_str(),
-                                       old_module.c_str()));
+    // File system paths are bytes on POSIX, not necessarily UTF-8: decode them as Python's os module does.
+    PyRef script_path(PyUnicode_DecodeFSDefault(path.c_str()));
+    PyRef loaded(script_path ? PyObject_CallFunction(shared.load_function, "Oss", script_path.get(),
+                                                     instance.module_name.c_str(), old_module.c_str())
+                             : nullptr);
     if (!loaded) {
         record_script_error(instance, "load", false);
         instance.faulted.store(true);
@@ -615,7 +618,7 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
     std::string error;
     for (size_t i = 0; i < config->num_extra_paths && config->extra_paths != nullptr; ++i) {
         PyObject* sys_path = PySys_GetObject("path");  // borrowed
-        PyRef entry(PyUnicode_FromString(config->extra_paths[i]));
+        PyRef entry(PyUnicode_DecodeFSDefault(config->extra_paths[i]));
         if (sys_path == nullptr || !entry || PyList_Append(sys_path, entry.get()) < 0) {
             error = "could not extend sys.path";
         }
@@ -1012,7 +1015,7 @@ int api_start_recording(oe_pyproc_instance* opaque, const char* recording_dir) {
         return OE_PYPROC_BYPASSED;
     }
     GilGuard gil;
-    PyRef args(Py_BuildValue("(s)", recording_dir));
+    PyRef args(Py_BuildValue("(N)", PyUnicode_DecodeFSDefault(recording_dir)));
     if (!args) {
         record_script_error(*instance, "start_recording", false);
         return OE_PYPROC_SCRIPT_ERROR;
