@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "oe_pyproc_loader.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,28 +13,6 @@
 
 namespace oe_pyproc::host {
 namespace {
-
-std::string quote(const std::string& text) {
-    std::string out = "\"";
-    for (const unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-                    out += escaped;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
-}
 
 std::string number(double value) {
     if (!std::isfinite(value)) {
@@ -88,29 +68,29 @@ std::string optional_int(int64_t value) {
 
 std::string Report::to_json() const {
     std::ostringstream out;
-    out << "{\"schema\": 1, \"host_version\": " << quote(OE_PYPROC_VERSION) << ", \"ok\": " << boolean(ok)
+    out << "{\"schema\": 1, \"host_version\": " << json_quote(OE_PYPROC_VERSION) << ", \"ok\": " << boolean(ok)
         << ", \"exit_code\": " << exit_code << ", \"fatal\": ";
     if (fatal) {
-        out << "{\"stage\": " << quote(fatal->stage) << ", \"message\": " << quote(fatal->message) << "}";
+        out << "{\"stage\": " << json_quote(fatal->stage) << ", \"message\": " << json_quote(fatal->message) << "}";
     } else {
         out << "null";
     }
-    out << ",\n \"home\": {\"chosen\": " << (home.chosen.empty() ? "null" : quote(home.chosen))
-        << ", \"origin\": " << (home.origin.empty() ? "null" : quote(home.origin)) << ", \"candidates\": [";
+    out << ",\n \"home\": {\"chosen\": " << (home.chosen.empty() ? "null" : json_quote(home.chosen))
+        << ", \"origin\": " << (home.origin.empty() ? "null" : json_quote(home.origin)) << ", \"candidates\": [";
     for (size_t i = 0; i < home.candidates.size(); ++i) {
         const auto& candidate = home.candidates[i];
-        out << (i ? ", " : "") << "{\"path\": " << (candidate.path.empty() ? "null" : quote(candidate.path))
-            << ", \"origin\": " << quote(candidate.origin) << ", \"accepted\": " << boolean(candidate.accepted)
-            << ", \"reason\": " << quote(candidate.reason) << "}";
+        out << (i ? ", " : "") << "{\"path\": " << (candidate.path.empty() ? "null" : json_quote(candidate.path))
+            << ", \"origin\": " << json_quote(candidate.origin) << ", \"accepted\": " << boolean(candidate.accepted)
+            << ", \"reason\": " << json_quote(candidate.reason) << "}";
     }
-    out << "], \"python_version\": " << (home.python_version.empty() ? "null" : quote(home.python_version))
+    out << "], \"python_version\": " << (home.python_version.empty() ? "null" : json_quote(home.python_version))
         << ", \"venv\": " << boolean(home.venv)
-        << ", \"numpy_version\": " << (home.numpy_version.empty() ? "null" : quote(home.numpy_version))
-        << ", \"bridge\": " << (home.bridge.empty() ? "null" : quote(home.bridge)) << "},\n";
+        << ", \"numpy_version\": " << (home.numpy_version.empty() ? "null" : json_quote(home.numpy_version))
+        << ", \"bridge\": " << (home.bridge.empty() ? "null" : json_quote(home.bridge)) << "},\n";
     out << " \"stream\": {\"channels\": " << stream.channels << ", \"sample_rate\": " << number(stream.sample_rate)
         << ", \"callback_size\": " << stream.callback_size << ", \"blocks\": " << stream.blocks
         << ", \"samples\": " << stream.samples << ", \"duration_s\": " << number(stream.duration_s)
-        << ", \"contiguous\": " << boolean(stream.contiguous) << ", \"source\": " << quote(stream.source)
+        << ", \"contiguous\": " << boolean(stream.contiguous) << ", \"source\": " << json_quote(stream.source)
         << ", \"first_sample_number\": " << stream.first_sample_number
         << ", \"ttl_events_in\": " << stream.ttl_events_in << ", \"spikes_in\": " << stream.spikes_in << "},\n";
     out << " \"run\": {\"wall_time_s\": " << number(run.wall_time_s)
@@ -121,8 +101,8 @@ std::string Report::to_json() const {
         << ", \"audio_threads\": " << run.audio_threads << "},\n \"instances\": [";
     for (size_t i = 0; i < instances.size(); ++i) {
         const auto& instance = instances[i];
-        out << (i ? ",\n  " : "\n  ") << "{\"index\": " << instance.index << ", \"script\": " << quote(instance.script)
-            << ", \"removed_at_block\": "
+        out << (i ? ",\n  " : "\n  ") << "{\"index\": " << instance.index
+            << ", \"script\": " << json_quote(instance.script) << ", \"removed_at_block\": "
             << (instance.removed_at_block ? std::to_string(*instance.removed_at_block) : "null")
             << ", \"faulted\": " << boolean(instance.faulted) << ", \"error_count\": " << instance.error_count
             << ", \"blocks_processed\": " << instance.blocks_processed
@@ -152,15 +132,17 @@ std::string Report::to_json() const {
         const auto& error = errors[i];
         out << (i ? ",\n  " : "\n  ") << "{\"instance\": " << error.instance
             << ", \"block\": " << optional_int(error.block)
-            << ", \"sample_number\": " << optional_int(error.sample_number) << ", \"method\": " << quote(error.method)
-            << ", \"message\": " << quote(error.message) << ", \"traceback\": " << quote(error.traceback) << "}";
+            << ", \"sample_number\": " << optional_int(error.sample_number)
+            << ", \"method\": " << json_quote(error.method) << ", \"message\": " << json_quote(error.message)
+            << ", \"traceback\": " << json_quote(error.traceback) << "}";
     }
     out << "],\n \"warnings\": [";
     for (size_t i = 0; i < warnings.size(); ++i) {
         const auto& warning = warnings[i];
         out << (i ? ", " : "")
             << "{\"instance\": " << (warning.instance < 0 ? "null" : std::to_string(warning.instance))
-            << ", \"block\": " << optional_int(warning.block) << ", \"message\": " << quote(warning.message) << "}";
+            << ", \"block\": " << optional_int(warning.block) << ", \"message\": " << json_quote(warning.message)
+            << "}";
     }
     out << "]}";
     return out.str();

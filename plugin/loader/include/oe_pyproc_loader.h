@@ -99,6 +99,10 @@ std::string default_gui_root();
 
 // File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.bridge".
 std::string bridge_file_name(int major, int minor);
+
+// `text` as a JSON string literal (quotes, escapes, control characters as \u00XX); UTF-8 passes through.
+// Shared by the host's report and the adapter's status so both write the same JSON.
+std::string json_quote(const std::string& text);
 // Architectures in an executable or library: ELF, Mach-O (thin or universal) or PE, from its header;
 // names "x86_64", "aarch64", "i686", ...; empty when the format is not recognised.
 std::vector<std::string> binary_architectures(const std::string& path);

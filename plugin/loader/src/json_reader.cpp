@@ -1,6 +1,9 @@
 #include "json_reader.h"
 
+#include "oe_pyproc_loader.h"
+
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 
 namespace oe_pyproc {
@@ -223,6 +226,28 @@ std::string read_json_object_strings(const std::string& text, std::map<std::stri
     } catch (const std::runtime_error& error) {
         return error.what();
     }
+}
+
+std::string json_quote(const std::string& text) {
+    std::string out = "\"";
+    for (const unsigned char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+                    out += escaped;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
 }
 
 }  // namespace oe_pyproc
