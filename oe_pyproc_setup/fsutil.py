@@ -70,16 +70,18 @@ def _write_temp_and_replace(path: Path, data: bytes, mode: int) -> None:
     _fsync_directory(path.parent)
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
-    """Copy with permissions via a temp file and rename, so a backup is never half-written."""
-    staging = target.with_name(f".{target.name}.tmp")
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy `source` to `target` with its permission bits and times, via a temp file in the target's folder
+    and a rename, so `target` is never seen half-written."""
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(temp_name)
     try:
-        shutil.copyfile(source, staging)
-        shutil.copymode(source, staging)
-        os.replace(staging, target)
+        shutil.copy2(source, temp)
+        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            staging.unlink()
+            temp.unlink()
         raise
 
 
@@ -120,7 +122,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
         if backup and path.exists():
             backup_file = backup_path_for(path)
             if not backup_file.exists():
-                _copy_atomically(path, backup_file)
+                atomic_copy(path, backup_file)
                 made_backup = backup_file
         _write_temp_and_replace(path, data, mode)
     except PermissionError as error:

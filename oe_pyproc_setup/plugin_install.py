@@ -14,15 +14,13 @@ import contextlib
 import hashlib
 import os
 import platform
-import shutil
-import stat
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import atomic_copy, atomic_write_bytes, backup_path_for
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
 from oe_pyproc_setup.install_manifest import (
     DefaultHomeRecord,
@@ -90,40 +88,6 @@ def gui_arch_for(gui_exe: Path | None, running: list[RunningProcess]) -> tuple[s
 
 def _tree_relatives(folder: Path) -> list[str]:
     return [p.relative_to(folder).as_posix() for p in tree_files(folder)]
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
-        shutil.copy2(source, temp)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` (temp file + rename), keeping the permission bits it has."""
-    if target.exists():
-        mode = stat.S_IMODE(target.stat().st_mode)
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 def _os_error(action: str, error: OSError) -> UserFacingError:
@@ -345,7 +309,6 @@ def describe_install(plan: InstallPlan) -> list[str]:
 
 def execute_install(plan: InstallPlan) -> InstallManifest:
     from oe_pyproc_setup.defaulthome import write_default_home
-    from oe_pyproc_setup.fsutil import backup_path_for
 
     layout = plan.layout
     plugins_dir = layout.plugins_dir
@@ -374,7 +337,7 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
                 if before is None:
                     layout.default_home_file.unlink()
                 else:
-                    _write_bytes_atomic(layout.default_home_file, before)
+                    atomic_write_bytes(layout.default_home_file, before, backup=False)
                 if backup is not None:
                     backup.unlink()
         for original, aside in reversed(moved):
@@ -397,7 +360,7 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
             destination = plugins_dir / target
             make_dirs(destination.parent)
             existed = destination.exists()
-            _copy_atomic(source, destination)
+            atomic_copy(source, destination)
             if not existed:
                 written.append(destination)
 
@@ -553,7 +516,7 @@ def execute_uninstall(plan: UninstallPlan) -> list[str]:
         if record is not None:
             home_file = Path(record.path)
             if plan.default_home_action == "restore" and record.previous is not None:
-                _write_bytes_atomic(home_file, record.previous)
+                atomic_write_bytes(home_file, record.previous, backup=False)
             elif plan.default_home_action == "remove":
                 home_file.unlink()
             elif plan.default_home_action.startswith("keep"):
