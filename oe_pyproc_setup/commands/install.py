@@ -20,6 +20,7 @@ from oe_pyproc_setup.plugin_install import (
     execute_install,
     plan_install,
 )
+from oe_pyproc_setup.shell import quote
 
 
 @click.command("install")
@@ -99,4 +100,4 @@ def _warn_if_the_home_is_unusable(prefix: Path, layout: GuiLayout) -> None:
     for reason in verdict.reasons:
         if reason.severity == "error":
             click.echo(f"  {reason.message}; fix: {reason.remediation}", err=True)
-    click.echo(f'  then check with: oe-pyproc doctor --gui-root "{layout.root}"', err=True)
+    click.echo(f"  then check with: oe-pyproc doctor --gui-root {quote(layout.root)}", err=True)

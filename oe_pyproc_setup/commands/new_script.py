@@ -18,6 +18,7 @@ import click
 
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.options import PathArgument, api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.shell import quote
 from oe_pyproc_setup.templates import DEFAULT_TEMPLATE, TEMPLATE_IDS, template_description, template_path
 
 # The plugin's own module (importable inside the plugin and the host), and what every Home must have.
@@ -263,7 +264,7 @@ def new_script(
     click.echo("Next steps:")
     click.echo(f"  1. Edit the parameters at the top of {target.name}.")
     click.echo("  2. Try it offline, exactly as the plugin would run it:")
-    click.echo(f"       oe-pyproc run {_quote(target)}")
+    click.echo(f"       oe-pyproc run {quote(target)}")
     click.echo(
         "  3. In the Open Ephys GUI: add a Python Processor to the signal chain and select this file as"
     )
@@ -272,15 +273,10 @@ def new_script(
 
 def _install_command(home: Path | None, module: str) -> str:
     if home is not None and (home / "conda-meta").is_dir():
-        return f"conda install -p {_quote(home)} -c conda-forge {module}"
+        return f"conda install -p {quote(home)} -c conda-forge {module}"
     python = (
         home / "Scripts" / "python.exe"
         if home and (home / "Scripts").is_dir()
         else (home or Path()) / "bin" / "python"
     )
-    return f"{_quote(python)} -m pip install {module}"
-
-
-def _quote(path: Path) -> str:
-    text = str(path)
-    return f'"{text}"' if any(ch.isspace() for ch in text) else text
+    return f"{quote(python)} -m pip install {module}"

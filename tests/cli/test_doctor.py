@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import shlex
 import struct
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def test_no_gui_is_a_warning_with_the_commands_that_fix_it(
     result = cli("doctor", "--python-home", str(numpy_home), "--gui-root", str(root))
     assert result.returncode == 0, result.stdout
     assert f"! GUI folders: no Open Ephys GUI settings at {root}" in result.stdout
-    assert f'oe-pyproc install --gui-root "{root}"' in result.stdout
+    assert f"oe-pyproc install --gui-root {shlex.quote(str(root))}" in result.stdout
     strict = cli("doctor", "--strict", "--python-home", str(numpy_home), "--gui-root", str(root))
     assert strict.returncode == 1
 
@@ -124,7 +125,7 @@ def test_a_usable_candidate_is_proposed(cli: Cli, numpy_home: Path, tmp_path: Pa
     (envs / "oe-python-plugin").symlink_to(numpy_home, target_is_directory=True)
     result = cli("doctor", "--check", "home.resolve", env=env)
     assert result.returncode == 1
-    assert f'oe-pyproc configure --python-home "{envs / "oe-python-plugin"}"' in result.stdout
+    assert f"oe-pyproc configure --python-home {shlex.quote(str(envs / 'oe-python-plugin'))}" in result.stdout
 
 
 @pytest.mark.parametrize("minor", ["3.12", "3.11", "3.9"])

@@ -4,6 +4,7 @@ run from an installed wheel."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -102,7 +103,7 @@ def test_writes_the_template_and_validates_it(
     written = folder / f"my_{template_id}.py"
     assert written.read_bytes() == (REPO / "templates" / f"{template_id}.py").read_bytes()
     validate_script(written.read_text(encoding="utf-8"), str(written))
-    assert f'oe-pyproc run "{written}"' in result.stdout
+    assert f"oe-pyproc run {shlex.quote(str(written))}" in result.stdout
     assert "Next steps:" in result.stdout
     if template_id == "bandpass":  # the Home has numpy but no scipy
         assert "imports 'scipy'" in result.stderr

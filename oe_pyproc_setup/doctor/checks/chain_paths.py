@@ -6,6 +6,7 @@ from pathlib import Path
 
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
+from oe_pyproc_setup.shell import quote
 
 
 def run(context: Context) -> list[Finding]:
@@ -68,7 +69,7 @@ def run(context: Context) -> list[Finding]:
 
 
 def _root_option(context: Context) -> str:
-    return f' --gui-root "{context.layout.root}"' if context.gui_root is not None else ""
+    return f" --gui-root {quote(context.layout.root)}" if context.gui_root is not None else ""
 
 
 CHECK = Check("chains.paths", "Saved chains", run)

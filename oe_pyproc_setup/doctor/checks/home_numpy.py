@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
+from oe_pyproc_setup.shell import quote
 
 
 def install_numpy_command(context: Context) -> str:
     assert context.home is not None
     info = context.home.info
     if info.kind == "conda-env" or (info.path / "conda-meta").is_dir():
-        return f'conda install -p "{info.path}" -c conda-forge numpy'
+        return f"conda install -p {quote(info.path)} -c conda-forge numpy"
     python = info.interpreter or info.path / "bin" / "python"
-    return f'"{python}" -m pip install numpy'
+    return f"{quote(python)} -m pip install numpy"
 
 
 def run(context: Context) -> list[Finding]:
@@ -44,8 +45,8 @@ def run(context: Context) -> list[Finding]:
                 remediation=Remediation(
                     "Prefer conda's numpy:",
                     [
-                        f'"{info.interpreter or "python"}" -m pip uninstall numpy',
-                        f'conda install -p "{info.path}" -c conda-forge numpy',
+                        f"{quote(info.interpreter or 'python')} -m pip uninstall numpy",
+                        f"conda install -p {quote(info.path)} -c conda-forge numpy",
                     ],
                 ),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.home import CONDA_CREATE_COMMAND
+from oe_pyproc_setup.shell import quote
 
 
 def create_home_remediation(context: Context) -> Remediation:
@@ -13,7 +14,7 @@ def create_home_remediation(context: Context) -> Remediation:
     if usable is not None:
         return Remediation(
             f"Record a Home the plugin accepts (found via {usable.source}):",
-            [f'oe-pyproc configure --python-home "{usable.info.path}"'],
+            [f"oe-pyproc configure --python-home {quote(usable.info.path)}"],
         )
     return Remediation(
         "Create the Home environment (Python 3.10 with numpy and scipy), then record it:",

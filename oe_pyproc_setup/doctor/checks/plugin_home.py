@@ -9,6 +9,7 @@ from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.home import CONDA_CREATE_COMMAND
 from oe_pyproc_setup.install_manifest import read_manifest
+from oe_pyproc_setup.shell import quote
 
 
 def run(context: Context) -> list[Finding]:
@@ -52,7 +53,7 @@ def run(context: Context) -> list[Finding]:
                         "Use a Home the plugin can load (the environment it came from is one), e.g.:",
                         [
                             CONDA_CREATE_COMMAND,
-                            f'oe-pyproc configure --python-home "{manifest.source_prefix}"',
+                            f"oe-pyproc configure --python-home {quote(manifest.source_prefix)}",
                         ],
                     ),
                     subject="home",

@@ -20,10 +20,11 @@ from oe_pyproc_setup.plugin_meta import (
     sha256_file,
     tree_files,
 )
+from oe_pyproc_setup.shell import quote
 
 
 def _root_option(context: Context) -> str:
-    return f' --gui-root "{context.layout.root}"' if context.gui_root is not None else ""
+    return f" --gui-root {quote(context.layout.root)}" if context.gui_root is not None else ""
 
 
 def _stale(manifest: InstallManifest, context: Context) -> list[str]:
@@ -121,7 +122,7 @@ def run(context: Context) -> list[Finding]:
                 details=details + damaged,
                 remediation=Remediation(
                     "Install it again from its environment:",
-                    [f'{install_command} --prefix "{manifest.source_prefix}"'],
+                    [f"{install_command} --prefix {quote(manifest.source_prefix)}"],
                 ),
                 subject="integrity",
             )
@@ -164,7 +165,7 @@ def run(context: Context) -> list[Finding]:
                     details=differences,
                     remediation=Remediation(
                         "Install again to update the GUI's copy:",
-                        [f'{install_command} --prefix "{source_prefix}"'],
+                        [f"{install_command} --prefix {quote(source_prefix)}"],
                     ),
                     subject="stale",
                 )
