@@ -33,6 +33,7 @@ from oe_pyproc_setup.home import (
     inspect_home,
     judge_home,
 )
+from oe_pyproc_setup.shell import quote
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ class Context:
     def layout(self) -> GuiLayout:
         """The GUI's folders; UserFacingError (reported by the check as an error) for a --gui-root file."""
         return resolve_layout(self.gui_root, self.api, self.gui_exe)
+
+    @property
+    def gui_root_option(self) -> str:
+        """` --gui-root ROOT` for the commands a finding suggests, when the user gave one; else empty."""
+        return f" --gui-root {quote(self.layout.root)}" if self.gui_root is not None else ""
 
     @cached_property
     def chains(self) -> list[ChainFile]:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
-from oe_pyproc_setup.shell import quote
 
 
 def run(context: Context) -> list[Finding]:
@@ -51,7 +50,7 @@ def run(context: Context) -> list[Finding]:
                     details=details,
                     remediation=Remediation(
                         "Point the chain at an existing Home (and fix the script path in the GUI):",
-                        [f"oe-pyproc configure --python-home <Home>{_root_option(context)}"],
+                        [f"oe-pyproc configure --python-home <Home>{context.gui_root_option}"],
                     ),
                 )
             )
@@ -66,10 +65,6 @@ def run(context: Context) -> list[Finding]:
                 )
             )
     return findings
-
-
-def _root_option(context: Context) -> str:
-    return f" --gui-root {quote(context.layout.root)}" if context.gui_root is not None else ""
 
 
 CHECK = Check("chains.paths", "Saved chains", run)

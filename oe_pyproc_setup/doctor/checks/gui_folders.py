@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
-from oe_pyproc_setup.shell import quote
 
 
 def run(context: Context) -> list[Finding]:
@@ -15,7 +14,7 @@ def run(context: Context) -> list[Finding]:
         ("shared", layout.shared_dir),
     ]
     details = [f"{label}: {path} ({'present' if path.is_dir() else 'missing'})" for label, path in folders]
-    root_option = f" --gui-root {quote(layout.root)}" if context.gui_root is not None else ""
+    root_option = context.gui_root_option
     if not layout.root.is_dir():
         return [
             CHECK.finding(

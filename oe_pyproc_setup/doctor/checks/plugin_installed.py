@@ -23,10 +23,6 @@ from oe_pyproc_setup.plugin_meta import (
 from oe_pyproc_setup.shell import quote
 
 
-def _root_option(context: Context) -> str:
-    return f" --gui-root {quote(context.layout.root)}" if context.gui_root is not None else ""
-
-
 def _stale(manifest: InstallManifest, context: Context) -> list[str]:
     """How the prefix's plugin differs from the installed copy (empty: same files, same hashes)."""
     source = prefix_plugin_dir(Path(manifest.source_prefix), context.api)
@@ -50,7 +46,7 @@ def run(context: Context) -> list[Finding]:
     layout = context.layout
     if not layout.root.is_dir():
         return [CHECK.finding("skip", f"no GUI settings folder {layout.root} (see GUI folders)")]
-    install_command = f"oe-pyproc install{_root_option(context)}"
+    install_command = f"oe-pyproc install{context.gui_root_option}"
     try:
         manifest = read_manifest(layout.manifest)
     except UserFacingError as error:
@@ -149,7 +145,7 @@ def run(context: Context) -> list[Finding]:
                     "Install from an environment that has the oe-pyproc package, or remove the plugin:",
                     [
                         f"{install_command} --prefix <environment>",
-                        f"oe-pyproc uninstall{_root_option(context)}",
+                        f"oe-pyproc uninstall{context.gui_root_option}",
                     ],
                 ),
                 subject="source",
