@@ -98,7 +98,7 @@ class ChainDocument:
         return [p.library_version for p in self.processors if p.library_version]
 
 
-def _scan_start_tag(data: bytes, start: int, encoding: str, attributes: dict[str, str]) -> StartTag:
+def scan_start_tag(data: bytes, start: int, encoding: str, attributes: dict[str, str]) -> StartTag:
     """Locate the start tag at byte `start` and its attribute value spans; `attributes` are expat's
     decoded values for the same tag."""
     match = _TAG_NAME.match(data, start)
@@ -173,14 +173,14 @@ def parse_chain(data: bytes, path: Path | None = None) -> ChainDocument:
         )
         if not is_python_processor:
             continue
-        tag = _scan_start_tag(data, offset, encoding, attributes)
+        tag = scan_start_tag(data, offset, encoding, attributes)
         parameters_tag = None
         depth = len(ancestors) + 1
         for child_offset, child_name, child_attributes, child_ancestors in events[number + 1 :]:
             if len(child_ancestors) < depth or child_ancestors[: depth - 1] != ancestors:
                 break
             if len(child_ancestors) == depth and child_name in PARAMETER_ELEMENTS:
-                parameters_tag = _scan_start_tag(data, child_offset, encoding, child_attributes)
+                parameters_tag = scan_start_tag(data, child_offset, encoding, child_attributes)
                 break
         document.processors.append(PythonProcessor(len(document.processors), tag, parameters_tag))
     return document

@@ -7,6 +7,7 @@ overwritten afterwards, so it always holds the file as it was before oe-pyproc t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -34,6 +35,52 @@ def is_marked_read_only(path: Path) -> bool:
         return (path.stat().st_mode & _WRITE_BITS) == 0
     except OSError:
         return False
+
+
+class NotARegularFile(OSError):
+    """A FIFO, socket, device or folder where a file was expected: never opened for reading (a FIFO would
+    block the reader until some writer comes, i.e. for ever)."""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, from its st_mode."""
+    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
+
+
+def read_regular_bytes(path: Path) -> bytes:
+    """The bytes of `path`, which must be a regular file (a symbolic link to one is followed).
+
+    Opened non-blocking and checked with fstat on the open descriptor, so a FIFO or device swapped in at
+    any moment is refused, never read: NotARegularFile (an OSError whose strerror says what it is).
+    FileNotFoundError and other OSErrors pass through as they are."""
+    # O_NONBLOCK: a FIFO put in place between the stat and the open must not block the open itself;
+    # regular files ignore the flag.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):  # checked before open: opening some devices has effects of its own
+        raise NotARegularFile(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file", str(path))
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file", str(path))
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _current_umask() -> int:

@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, resolve_layout
-from oe_pyproc_setup.options import PathArgument, api_option, gui_exe_option, gui_root_option
-from oe_pyproc_setup.plugin_install import (
+from oe_pyproc_setup.install.plugin import (
     UNINSTALL_REMINDER,
     describe_install,
     execute_install,
     plan_install,
 )
+from oe_pyproc_setup.options import PathArgument, api_option, gui_exe_option, gui_root_option
 from oe_pyproc_setup.shell import quote
 
 
@@ -79,8 +79,10 @@ def install(
         f"{verb} the oe-pyproc plugin {meta.version} ({meta.arch}, bridges for Python "
         f"{', '.join(sorted(meta.bridges))}) from {plan.prefix} into {layout.plugins_dir}."
     )
-    for moved in manifest.moved_aside[len(manifest.moved_aside) - len(plan.to_move_aside) :]:
-        click.echo(f"Moved upstream's plugin aside: {moved.path} -> {moved.aside}")
+    for original, aside in plan.to_move_aside:
+        click.echo(f"Moved upstream's plugin aside: {original} -> {aside}")
+    if plan.installed_plugins_edit is not None:
+        click.echo(f"Removed its entry from {layout.installed_plugins_xml}; uninstall puts it back.")
     click.echo(f"Default Home: {plan.prefix} (in {layout.default_home_file}).")
     _warn_if_the_home_is_unusable(plan.prefix, layout)
     click.echo(f"Manifest: {layout.manifest} ({len(manifest.files)} files).")

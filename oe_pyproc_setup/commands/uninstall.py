@@ -13,8 +13,8 @@ import click
 
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.gui import resolve_layout
+from oe_pyproc_setup.install.uninstall import describe_uninstall, execute_uninstall, plan_uninstall
 from oe_pyproc_setup.options import api_option, gui_exe_option, gui_root_option
-from oe_pyproc_setup.plugin_install import describe_uninstall, execute_uninstall, plan_uninstall
 from oe_pyproc_setup.plugin_meta import PLUGIN_FOLDER
 
 
@@ -58,13 +58,15 @@ def uninstall(gui_root: Path | None, gui_exe: Path | None, api: int, dry_run: bo
         click.echo(f"  note: {path} was already gone")
     for _, original in plan.restore:
         click.echo(f"Put back {original}.")
-    if plan.default_home_action in ("restore", "remove") and plan.manifest.default_home is not None:
+    if plan.installed_plugins_new is not None:
+        click.echo(f"{plan.installed_plugins_file}: {plan.installed_plugins_note}.")
+    if plan.default_home_action in ("restore", "remove"):
         done = (
             "restored as it was"
             if plan.default_home_action == "restore"
             else "removed (install had created it)"
         )
-        click.echo(f"Default Home file {plan.manifest.default_home.path}: {done}.")
+        click.echo(f"Default Home file {plan.default_home_file}: {done}.")
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)

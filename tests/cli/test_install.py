@@ -178,7 +178,12 @@ def test_round_trip_with_upstream_moved_aside(
     aside = used_gui_root / "oe-pyproc-moved-aside" / "plugins-api10" / "python-processor.so"
     assert not upstream.exists() and aside.read_bytes() == shared_libraries["upstream"].read_bytes()
     manifest = json.loads((used_gui_root / "plugins-api10" / "oe-pyproc-manifest.json").read_text())
-    assert manifest["moved_aside"] == [{"path": str(upstream), "aside": str(aside)}]
+    assert manifest["moved_aside"] == [  # relative to the GUI root
+        {
+            "path": "plugins-api10/python-processor.so",
+            "aside": "oe-pyproc-moved-aside/plugins-api10/python-processor.so",
+        }
+    ]
 
     findings = doctor_findings(cli, used_gui_root, plugin_env)
     assert findings["plugin.installed"]["status"] == "ok"
@@ -457,7 +462,8 @@ def test_manifest_entry_outside_the_plugin_folder_is_never_removed(
     manifest_path.write_text(json.dumps(manifest))
     before = tree_snapshot(used_gui_root)
     result = uninstall(cli, used_gui_root)
-    assert result.returncode == 1 and "outside the plugin folder; not touched" in result.stderr, result.stderr
+    assert result.returncode == 1 and "outside the folders of the GUI root" in result.stderr, result.stderr
+    assert "nothing was done" in result.stderr
     assert "Traceback" not in result.stderr
     assert outside.read_text() == "the user's own file\n"
     assert tree_snapshot(used_gui_root) == before

@@ -8,7 +8,7 @@ from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.home import CONDA_CREATE_COMMAND
-from oe_pyproc_setup.install_manifest import read_manifest
+from oe_pyproc_setup.install.manifest import read_manifest
 from oe_pyproc_setup.shell import quote
 
 

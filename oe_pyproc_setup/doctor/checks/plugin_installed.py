@@ -12,7 +12,7 @@ from pathlib import Path
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.install_manifest import InstallManifest, read_manifest
+from oe_pyproc_setup.install.manifest import InstallManifest, read_manifest
 from oe_pyproc_setup.plugin_meta import (
     PLUGIN_FOLDER,
     find_upstream_plugins,

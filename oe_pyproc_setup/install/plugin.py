@@ -1,11 +1,11 @@
-"""Putting the plugin from a conda environment into the GUI's plugin folder, and taking it out again.
+"""Putting the plugin from a conda environment into the GUI's plugin folder.
 
 `plan_install` checks everything first (the environment's plugin, its API version, platform and
-architecture, the GUI folder, a running GUI, an upstream plugin, files in the way) and changes nothing;
-`execute_install` then copies file by file (temp file + rename), moves an upstream plugin aside (out of the
-folder the GUI searches), writes the default Home file and finally the manifest, rolling back what it did
-if a step fails. `plan_uninstall` / `execute_uninstall` undo exactly what the manifest lists, so an
-install followed by an uninstall leaves the GUI's folders byte for byte as they were.
+architecture, the GUI folder, a running GUI, an upstream plugin, files in the way, and that every path it
+will touch — and every path of a previous install's manifest — stays inside the folders we own) and
+changes nothing; `execute_install` then copies file by file (temp file + rename), moves an upstream plugin
+aside (out of the folder the GUI searches) and drops its installedPlugins.xml entry, writes the default
+Home file and finally the manifest, rolling back what it did if a step fails. `uninstall` undoes it.
 """
 
 from __future__ import annotations
@@ -15,19 +15,29 @@ import hashlib
 import os
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_copy, atomic_write_bytes, backup_path_for
+from oe_pyproc_setup.fsutil import atomic_copy, atomic_write_bytes, backup_path_for, read_regular_bytes
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
-from oe_pyproc_setup.install_manifest import (
+from oe_pyproc_setup.install import installed_plugins
+from oe_pyproc_setup.install.containment import (
+    MOVED_ASIDE_FOLDER,
+    OwnedFolders,
+    manifest_violations,
+    refuse_violations,
+)
+from oe_pyproc_setup.install.manifest import (
     DefaultHomeRecord,
     InstalledFile,
+    InstalledPluginsRecord,
     InstallManifest,
     MovedAside,
     read_manifest,
+    root_relative,
     write_manifest,
 )
 from oe_pyproc_setup.plugin_meta import (
@@ -45,7 +55,6 @@ from oe_pyproc_setup.plugin_meta import (
     tree_files,
 )
 
-MOVED_ASIDE_FOLDER = "oe-pyproc-moved-aside"  # under the GUI root: outside every folder the GUI searches
 UNINSTALL_REMINDER = (
     "Run `oe-pyproc uninstall` before removing this environment: the GUI would otherwise keep a plugin "
     "whose Python Home is gone."
@@ -90,7 +99,7 @@ def _tree_relatives(folder: Path) -> list[str]:
     return [p.relative_to(folder).as_posix() for p in tree_files(folder)]
 
 
-def _os_error(action: str, error: OSError) -> UserFacingError:
+def os_error(action: str, error: OSError) -> UserFacingError:
     where = f" {error.filename}" if error.filename else ""
     return UserFacingError(f"{action}:{where}: {error.strerror or error}")
 
@@ -110,6 +119,7 @@ class InstallPlan:
     files: list[tuple[Path, str, str]]  # (source file, path relative to plugins dir, sha256)
     previous: InstallManifest | None
     to_move_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (upstream plugin, aside path)
+    installed_plugins_edit: installed_plugins.PlannedEdit | None = None  # entries of what is moved aside
     stale_files: list[str] = field(default_factory=list)  # in the previous manifest, not in this install
     running: list[RunningProcess] = field(default_factory=list)
     up_to_date: bool = False
@@ -221,6 +231,10 @@ def plan_install(
             hint=hint,
         )
     previous = read_manifest(layout.manifest)
+    if previous is not None:
+        refuse_violations(
+            manifest_violations(previous, layout), f"the previous install's manifest {layout.manifest}"
+        )
     files = _planned_files(source, metadata)
     plan = InstallPlan(chosen, origin, source, metadata, layout, gui_arch, arch_source, files, previous)
     plan.running = running
@@ -264,6 +278,11 @@ def plan_install(
         if aside.exists():
             raise UserFacingError(f"cannot move {path} aside: {aside} already exists; move one of them away")
         plan.to_move_aside.append((path, aside))
+    refuse_violations(_paths_outside(plan), "this install")
+    if plan.to_move_aside:
+        plan.installed_plugins_edit = installed_plugins.plan_removal(
+            layout.installed_plugins_xml, layout.plugins_dir, [original for original, _ in plan.to_move_aside]
+        )
 
     plan.up_to_date = (
         previous is not None
@@ -277,6 +296,27 @@ def plan_install(
         and _default_home_is(layout, chosen)
     )
     return plan
+
+
+def _paths_outside(plan: InstallPlan) -> list[str]:
+    """Every path this install would write, move or create that resolves outside the folders we own: a
+    symbolic link put in our plugin folder, the configs folder or the moved-aside folder would otherwise
+    make install write elsewhere."""
+    layout = plan.layout
+    owned = OwnedFolders(layout, macos=plan.metadata.platform == "macos")
+    home_file = layout.default_home_file
+    problems = [owned.plugin_file(target) for _, target, _ in plan.files]
+    problems += [
+        owned.upstream_plugin(original) or owned.aside(aside) for original, aside in plan.to_move_aside
+    ]
+    problems += [
+        owned.exact_file(layout.manifest, layout.manifest),
+        owned.exact_file(home_file, home_file),
+        owned.exact_file(backup_path_for(home_file), backup_path_for(home_file)),
+    ]
+    if plan.to_move_aside:
+        problems.append(owned.exact_file(layout.installed_plugins_xml, layout.installed_plugins_xml))
+    return [p for p in problems if p]
 
 
 def _default_home_is(layout: GuiLayout, prefix: Path) -> bool:
@@ -298,6 +338,11 @@ def describe_install(plan: InstallPlan) -> list[str]:
     ]
     for path, aside in plan.to_move_aside:
         lines.append(f"move upstream's plugin {path} aside to {aside}")
+    if plan.installed_plugins_edit is not None:
+        lines.append(
+            f"remove its entry from {layout.installed_plugins_xml} (as the GUI's Plugin Installer does for a "
+            "plugin that is gone)"
+        )
     for stale in plan.stale_files:
         lines.append(f"remove {layout.plugins_dir / stale} (from the previous install, not in this one)")
     lines.append(f"copy {len(plan.files)} files into {layout.plugins_dir}:")
@@ -312,10 +357,16 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
 
     layout = plan.layout
     plugins_dir = layout.plugins_dir
+
+    def relative(path: str | Path) -> str:
+        """A path for the manifest: relative to the GUI root (one from an older manifest may be absolute)."""
+        return root_relative(layout.root / path, layout.root)
+
     created_dirs: list[Path] = []
     moved: list[tuple[Path, Path]] = []
     written: list[Path] = []
     default_home_state: tuple[bytes | None, Path | None] | None = None  # before, backup made now
+    installed_plugins_before: bytes | None = None  # set once installedPlugins.xml was rewritten
 
     def make_dirs(folder: Path) -> None:
         missing = []
@@ -328,6 +379,9 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
             created_dirs.append(path)
 
     def rollback() -> None:
+        if installed_plugins_before is not None:
+            with contextlib.suppress(OSError, UserFacingError):
+                atomic_write_bytes(layout.installed_plugins_xml, installed_plugins_before, backup=False)
         for path in reversed(written):
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -353,6 +407,10 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
             make_dirs(aside.parent)
             os.replace(original, aside)
             moved.append((original, aside))
+        edit = plan.installed_plugins_edit
+        if edit is not None:
+            atomic_write_bytes(layout.installed_plugins_xml, edit.new, backup=False)
+            installed_plugins_before = edit.previous
         for stale in plan.stale_files:
             with contextlib.suppress(FileNotFoundError):
                 (plugins_dir / stale).unlink()
@@ -366,7 +424,7 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
 
         home_file = layout.default_home_file
         previous_record = plan.previous.default_home if plan.previous else None
-        before = home_file.read_bytes() if home_file.is_file() else None
+        before = read_regular_bytes(home_file) if home_file.exists() else None
         backup_existed = backup_path_for(home_file).exists()
         make_dirs(home_file.parent)
         write_default_home(home_file, plan.prefix, command="install")
@@ -376,22 +434,26 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
             backup_made.unlink()
             backup_made = None
         default_home_state = (before, backup_made)
-        written_sha = hashlib.sha256(home_file.read_bytes()).hexdigest()
+        written_sha = hashlib.sha256(read_regular_bytes(home_file)).hexdigest()
         if previous_record is not None:
             # Keep what the file was before the *first* install: that is what uninstall restores.
             default_home = DefaultHomeRecord(
-                previous_record.path, previous_record.previous, written_sha, previous_record.backup_created
+                relative(previous_record.path),
+                previous_record.previous,
+                written_sha,
+                relative(previous_record.backup_created) if previous_record.backup_created else None,
             )
         else:
             default_home = DefaultHomeRecord(
-                str(home_file), before, written_sha, str(backup_made) if backup_made else None
+                relative(home_file), before, written_sha, relative(backup_made) if backup_made else None
             )
         previous = plan.previous
+        earlier_moves = previous.moved_aside if previous else []
         manifest = InstallManifest(
             source_prefix=str(plan.prefix),
             files=[InstalledFile(target, sha) for _, target, sha in plan.files],
-            moved_aside=(previous.moved_aside if previous else [])
-            + [MovedAside(str(o), str(a)) for o, a in moved],
+            moved_aside=[MovedAside(relative(m.path), relative(m.aside)) for m in earlier_moves]
+            + [MovedAside(relative(o), relative(a)) for o, a in moved],
             plugin={
                 "version": plan.metadata.version,
                 "plugin_api": plan.metadata.plugin_api,
@@ -400,139 +462,36 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
                 "bridges": dict(plan.metadata.bridges),
             },
             default_home=default_home,
-            created_dirs=(previous.created_dirs if previous else []) + [str(d) for d in created_dirs],
+            installed_plugins=_installed_plugins_record(plan, relative),
+            created_dirs=[relative(d) for d in (previous.created_dirs if previous else [])]
+            + [relative(d) for d in created_dirs],
         )
         write_manifest(layout.manifest, manifest, "install")
     except OSError as error:
         rollback()
-        raise _os_error("install failed and was rolled back", error) from None
+        raise os_error("install failed and was rolled back", error) from None
     except UserFacingError:
         rollback()
         raise
     return manifest
 
 
-# ----------------------------------------------------------------------------------------- uninstall
-
-
-@dataclass
-class UninstallPlan:
-    layout: GuiLayout
-    manifest: InstallManifest
-    remove: list[Path]
-    modified: list[Path]  # listed files whose content changed since install (removed all the same)
-    missing: list[Path]
-    restore: list[tuple[Path, Path]]  # (aside, original)
-    restore_conflicts: list[tuple[Path, Path]]
-    default_home_action: str  # "restore", "remove", "keep (changed since install)", "none"
-    running: list[RunningProcess] = field(default_factory=list)
-
-
-def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
-    """None when nothing was installed (no manifest)."""
-    manifest = read_manifest(layout.manifest)
-    if manifest is None:
-        return None
-    running = running_gui_processes_for(layout)
-    if running and not force:
-        pids = ", ".join(str(p.pid) for p in running)
-        raise UserFacingError(
-            f"the Open Ephys GUI is running (pid {pids}); it keeps the plugin loaded",
-            hint="Close the GUI and run this again, or pass --force.",
+def _installed_plugins_record(
+    plan: InstallPlan, relative: Callable[[str | Path], str]
+) -> InstalledPluginsRecord | None:
+    """What uninstall needs to put installedPlugins.xml back: the file before the *first* install that
+    edited it, every entry removed since, and what this install left there."""
+    earlier = plan.previous.installed_plugins if plan.previous else None
+    edit = plan.installed_plugins_edit
+    if edit is None:
+        if earlier is None:
+            return None
+        return InstalledPluginsRecord(
+            relative(earlier.path), earlier.previous, earlier.removed, earlier.written_sha256
         )
-    remove, modified, missing = [], [], []
-    for entry in manifest.files:
-        path = layout.plugins_dir / entry.path
-        if layout.plugins_dir not in path.parents or ".." in Path(entry.path).parts:
-            raise UserFacingError(
-                f"{layout.manifest} lists {entry.path}, outside the plugin folder; not touched"
-            )
-        if path.is_file():
-            remove.append(path)
-            if sha256_file(path) != entry.sha256:
-                modified.append(path)
-        else:
-            missing.append(path)
-    restore, conflicts = [], []
-    for moved in manifest.moved_aside:
-        original, aside = Path(moved.path), Path(moved.aside)
-        if original.exists() or not aside.exists():
-            conflicts.append((aside, original))
-        else:
-            restore.append((aside, original))
-    action = "none"
-    record = manifest.default_home
-    if record is not None:
-        home_file = Path(record.path)
-        current = home_file.read_bytes() if home_file.is_file() else None
-        if current is not None and hashlib.sha256(current).hexdigest() == record.written_sha256:
-            action = "remove" if record.previous is None else "restore"
-        else:
-            action = "keep (changed since install)"
-    plan = UninstallPlan(layout, manifest, remove, modified, missing, restore, conflicts, action)
-    plan.running = running
-    return plan
-
-
-def describe_uninstall(plan: UninstallPlan) -> list[str]:
-    lines = [f"remove {len(plan.remove)} files listed in {plan.layout.manifest}:"]
-    lines += [f"  {p}" + ("  (changed since install)" if p in plan.modified else "") for p in plan.remove]
-    lines += [f"  {p}  (already gone)" for p in plan.missing]
-    lines += [f"put back {original} (from {aside})" for aside, original in plan.restore]
-    lines += [
-        f"cannot put back {original}: "
-        + ("something is there now" if original.exists() else f"{aside} is gone")
-        for aside, original in plan.restore_conflicts
-    ]
-    record = plan.manifest.default_home
-    if record is not None:
-        texts = {
-            "restore": f"restore {record.path} as it was before install",
-            "remove": f"remove {record.path} (install created it)",
-            "keep (changed since install)": f"keep {record.path}: it changed since install",
-        }
-        lines.append(texts.get(plan.default_home_action, ""))
-    lines.append(f"remove the manifest {plan.layout.manifest}")
-    return lines
-
-
-def execute_uninstall(plan: UninstallPlan) -> list[str]:
-    """Undo the install; returns problems that were left as they are (empty when everything was undone)."""
-    layout = plan.layout
-    problems: list[str] = []
-    try:
-        for path in plan.remove:
-            path.unlink()
-        for aside, original in plan.restore:
-            original.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(aside, original)
-        for aside, original in plan.restore_conflicts:
-            problems.append(
-                f"{original} was not put back: "
-                + ("something is there now" if original.exists() else f"{aside} is missing")
-                + (f"; it is still at {aside}" if aside.exists() else "")
-            )
-        record = plan.manifest.default_home
-        if record is not None:
-            home_file = Path(record.path)
-            if plan.default_home_action == "restore" and record.previous is not None:
-                atomic_write_bytes(home_file, record.previous, backup=False)
-            elif plan.default_home_action == "remove":
-                home_file.unlink()
-            elif plan.default_home_action.startswith("keep"):
-                problems.append(f"{home_file} changed since install and was kept as it is")
-            backup = Path(record.backup_created) if record.backup_created else None
-            if backup is not None and backup.is_file() and backup.read_bytes() == record.previous:
-                backup.unlink()
-        layout.manifest.unlink()
-        # Folders install created (ours, the moved-aside folder, a configs folder), deepest first, and only
-        # when empty: anything the user added since stays.
-        created = sorted(
-            (Path(d) for d in plan.manifest.created_dirs), key=lambda p: len(p.parts), reverse=True
-        )
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-    except OSError as error:
-        raise _os_error("uninstall stopped", error) from None
-    return problems
+    path = relative(plan.layout.installed_plugins_xml)
+    if earlier is None:
+        return InstalledPluginsRecord(path, edit.previous, edit.removed, installed_plugins.sha256(edit.new))
+    return InstalledPluginsRecord(
+        path, earlier.previous, earlier.removed + edit.removed, installed_plugins.sha256(edit.new)
+    )
