@@ -252,7 +252,8 @@ def test_installed_plugins_rewritten_by_the_gui_gets_the_entry_back(
     install(cli, plugin_env, gui_root).succeeded()
     # the GUI's installer rewrites the file (JUCE's formatting, a newer gui_version, one more plugin)
     rewritten = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n\n<PluginInstaller gui_version="1.0.2">\n  <InstalledPlugins>\n'
+        '<?xml version="1.0" encoding="UTF-8"?>\n\n<PluginInstaller gui_version="1.0.2">\n'
+        "  <InstalledPlugins>\n"
         '    <OtherPlugin version="1.2.0" dllName="some-other-plugin.so"/>\n'
         '    <NewPlugin version="0.3.0" dllName="new-plugin.so"/>\n'
         "  </InstalledPlugins>\n</PluginInstaller>\n"
