@@ -17,7 +17,6 @@ from pathlib import Path
 from xml.parsers import expat
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_write_bytes
 
 PYTHON_PROCESSOR_NAME = "Python Processor"
 PARAMETER_NAMES = ("python_home", "script_path", "current_stream")
@@ -257,33 +256,10 @@ def set_parameter(document: ChainDocument, name: str, value: str, only: Iterable
     return bytes(result)
 
 
-@dataclass(frozen=True)
-class ChainEdit:
-    """What set_python_home did to one file."""
-
-    path: Path
-    processors: int  # Python Processors in the file
-    changed: bool  # False when the value was already there or there was no processor
-    backup: Path | None
-    previous: tuple[str | None, ...]  # each processor's python_home before the edit
-
-
 def planned_python_home_edit(path: Path, home: str) -> tuple[ChainDocument, bytes]:
     """Parse `path` and compute its new bytes with python_home = `home`, without writing."""
     document = read_chain(path)
     return document, set_parameter(document, "python_home", home)
-
-
-def set_python_home(path: Path, home: str, *, backup: bool = True) -> ChainEdit:
-    """Write python_home into every Python Processor of the chain file, atomically with a backup.
-
-    No processor, or nothing to change: the file is not rewritten (byte-identical, same mtime)."""
-    document, new_data = planned_python_home_edit(path, home)
-    previous = tuple(p.python_home for p in document.processors)
-    if not document.processors or new_data == document.data:
-        return ChainEdit(Path(path), len(document.processors), False, None, previous)
-    made = atomic_write_bytes(Path(path), new_data, backup=backup)
-    return ChainEdit(Path(path), len(document.processors), True, made, previous)
 
 
 # ------------------------------------------------------------- what the GUI compares on start-up

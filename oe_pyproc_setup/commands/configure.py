@@ -22,16 +22,18 @@ from oe_pyproc_setup.chains import (
     sections_equivalent,
 )
 from oe_pyproc_setup.commands._output import mark
-from oe_pyproc_setup.commands.homes import JudgedHome, judge_candidates, render_table
 from oe_pyproc_setup.defaulthome import write_default_home
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import atomic_write_bytes, check_writable
 from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, running_gui_processes_for
 from oe_pyproc_setup.home import (
     HomeCandidate,
+    JudgedHome,
     PluginRules,
     detect_plugin_rules,
     discover_homes,
+    judge_candidates,
+    render_table,
 )
 from oe_pyproc_setup.options import PathArgument, api_option, gui_root_option, python_home_option
 

@@ -4,49 +4,24 @@ optionally run their interpreter, and give each a verdict by the rules of the pl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
-from oe_pyproc_setup.commands._output import mark
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.gui import GuiLayout, executable_plugin_dirs, gui_process_arch, resolve_layout
 from oe_pyproc_setup.home import (
     OURS,
     UPSTREAM,
-    HomeCandidate,
-    HomeInfo,
     PluginRules,
-    ProbeResult,
-    Verdict,
     detect_plugin_rules,
     discover_homes,
-    inspect_home,
-    judge_home,
-    judge_probe,
-    probe_home,
+    judge_candidates,
+    render_table,
 )
 from oe_pyproc_setup.options import FiniteFloatRange, PathArgument, gui_options
 
 JSON_SCHEMA = 1
-
-
-@dataclass(frozen=True)
-class JudgedHome:
-    """One row of `homes`: where the Home was found, what its files say, the verdict, the probe if run."""
-
-    candidate: HomeCandidate
-    info: HomeInfo
-    verdict: Verdict
-    probe: ProbeResult | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        document = {"source": self.candidate.source, **self.info.to_json(), "verdict": self.verdict.to_json()}
-        document["probe"] = None if self.probe is None else self.probe.to_json()
-        return document
 
 
 def choose_rules(layout: GuiLayout | None, plugin: str, gui_exe: Path | None = None) -> PluginRules:
@@ -57,64 +32,6 @@ def choose_rules(layout: GuiLayout | None, plugin: str, gui_exe: Path | None = N
         return UPSTREAM
     beside = executable_plugin_dirs(gui_exe) if gui_exe is not None else []
     return detect_plugin_rules(layout, executable_plugin_dirs=beside)
-
-
-def judge_candidates(
-    candidates: Sequence[HomeCandidate],
-    rules: PluginRules,
-    gui_arch: str | None = None,
-    *,
-    execute: bool = False,
-    timeout: float = 10,
-) -> list[JudgedHome]:
-    """Inspect and judge each candidate (and probe it with `execute`). Used by homes, configure and doctor."""
-    judged = []
-    for candidate in candidates:
-        info = inspect_home(candidate.path)
-        verdict = judge_home(info, rules, gui_arch)
-        probe = None
-        if execute and info.kind not in ("missing", "not-python"):
-            probe = probe_home(info, timeout)
-            verdict = judge_probe(verdict, info, probe)
-        judged.append(JudgedHome(candidate, info, verdict, probe))
-    return judged
-
-
-def _numpy_text(info: HomeInfo) -> str:
-    if not info.has_numpy:
-        return "no numpy"
-    installer = f" ({info.numpy_installer})" if info.numpy_installer else ""
-    return f"numpy {info.numpy_version or '?'}{installer}"
-
-
-def render_table(judged: Sequence[JudgedHome], rules: PluginRules, verbose: bool = False) -> str:
-    """The human-readable listing: one line per Home, then its reasons and remedies."""
-    lines = [f"Judged for {'oe-pyproc' if rules.name == 'ours' else 'upstream'}'s plugin ({rules.source}):"]
-    lines += [f"  note: {note}" for note in rules.notes]
-    for row in judged:
-        info = row.info
-        version = info.full_version or info.version_text or "?"
-        summary = "  ".join(
-            [
-                f"{mark(row.verdict.status)} {row.verdict.status:5}",
-                str(info.path),
-                f"[{info.kind}, Python {version}, {info.arch or 'arch ?'}, {_numpy_text(info)}]",
-                f"({row.candidate.source})",
-            ]
-        )
-        lines.append(summary)
-        if row.probe is not None:
-            lines.append(f"      probe: {row.probe.status}: {row.probe.message} ({row.probe.seconds:.2f} s)")
-        if info.venv_base is not None and (verbose or not info.venv_base_exists):
-            lines.append(f"      venv base: {info.venv_base}{'' if info.venv_base_exists else ' (missing)'}")
-        if verbose:
-            lines.append(f"      version from: {info.version_source}; libpython: {info.libpython}")
-        for reason in row.verdict.reasons:
-            lines.append(f"      {mark(reason.severity)} {reason.message}")
-            lines.append(f"        fix: {reason.remediation}")
-    usable = sum(row.verdict.status != "error" for row in judged)
-    lines.append(f"{len(judged)} Home(s), {usable} usable.")
-    return "\n".join(lines)
 
 
 @click.command("homes")
@@ -189,5 +106,5 @@ def homes(
         click.echo(json.dumps(document, indent=2))
     else:
         click.echo(render_table(judged, rules, verbose))
-    if any(row.candidate.source == "given" and row.verdict.status == "error" for row in judged):
+    if any(row.source == "given" and row.verdict.status == "error" for row in judged):
         raise SystemExit(1)

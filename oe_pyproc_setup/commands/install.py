@@ -93,9 +93,12 @@ def install(
 def _warn_if_the_home_is_unusable(prefix: Path, layout: GuiLayout) -> None:
     """The environment becomes the default Home: say at once when the plugin cannot use it (a package
     installed into an environment without numpy, say) rather than leave it to the first load in the GUI."""
-    from oe_pyproc_setup.home import detect_plugin_rules, inspect_home, judge_home
+    from oe_pyproc_setup.home import HomeCandidate, detect_plugin_rules, judge_candidates
 
-    verdict = judge_home(inspect_home(prefix), detect_plugin_rules(layout))
+    [judged] = judge_candidates(
+        [HomeCandidate(prefix, "the environment installed from")], detect_plugin_rules(layout)
+    )
+    verdict = judged.verdict
     if verdict.status != "error":
         return
     click.echo(f"Warning: the plugin cannot use {prefix} as its Python Home:", err=True)

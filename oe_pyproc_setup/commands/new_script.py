@@ -52,7 +52,7 @@ def module_names_for(python_home: Path | None, gui_root: Path | None = None, api
 
     source = "--python-home"
     if python_home is None:
-        python_home, source = configured_home(gui_root, api)
+        python_home, source = _configured_home(gui_root, api)
     if python_home is None:
         return ModuleNames(
             frozenset(_cli_stdlib_names() | ALWAYS_TAKEN),
@@ -73,19 +73,17 @@ def module_names_for(python_home: Path | None, gui_root: Path | None = None, api
     )
 
 
-def configured_home(gui_root: Path | None = None, api: int = 10) -> tuple[Path | None, str]:
-    """The Home recorded in the GUI's default Home file (DESIGN §5), if any, and where it came from."""
-    from oe_pyproc_setup.defaulthome import read_default_home
+def _configured_home(gui_root: Path | None, api: int) -> tuple[Path | None, str]:
+    """The default Home file's Home and where it came from; a broken file is the doctor's business: here
+    it only means "none configured"."""
     from oe_pyproc_setup.gui import resolve_layout
+    from oe_pyproc_setup.home import configured_home
 
-    layout = resolve_layout(gui_root, api)
     try:
-        record = read_default_home(layout.default_home_file)
+        configured = configured_home(resolve_layout(gui_root, api))
     except UserFacingError:
-        return None, ""  # a broken file is the doctor's business; here it only means "none configured"
-    if record is None:
-        return None, ""
-    return record.python_home, f"the default Home file {layout.default_home_file}"
+        configured = None
+    return (None, "") if configured is None else (configured.path, configured.source)
 
 
 def _sanitize(name: str) -> str:

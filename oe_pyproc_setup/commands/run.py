@@ -153,19 +153,11 @@ def _is_png(path: Path) -> bool:
 
 
 def _configured_home(gui_root: Path | None, api: int) -> Path | None:
-    from oe_pyproc_setup.defaulthome import read_default_home
     from oe_pyproc_setup.gui import resolve_layout
+    from oe_pyproc_setup.home import configured_home
 
-    default_home_file = resolve_layout(gui_root, api).default_home_file
-    try:
-        record = read_default_home(default_home_file)
-    except UserFacingError as error:
-        raise UserFacingError(
-            error.message,
-            hint="Give --python-home, or record a Home again: oe-pyproc configure --python-home HOME "
-            "(oe-pyproc doctor --fix proposes one).",
-        ) from None
-    return None if record is None else record.python_home
+    configured = configured_home(resolve_layout(gui_root, api))
+    return None if configured is None else configured.path
 
 
 # ---------------------------------------------------------------------------------------------- the host run

@@ -5,7 +5,6 @@ Nothing here runs a Home's interpreter or imports from it: Homes are judged from
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,14 +24,13 @@ from oe_pyproc_setup.gui import (
 )
 from oe_pyproc_setup.home import (
     HomeCandidate,
-    HomeInfo,
+    JudgedHome,
     PluginRules,
-    Verdict,
     detect_plugin_rules,
     discover_homes,
-    inspect_home,
-    judge_home,
+    judge_candidates,
 )
+from oe_pyproc_setup.install.manifest import read_manifest
 from oe_pyproc_setup.shell import quote
 
 
@@ -50,15 +48,6 @@ class DefaultHomeState:
     path: Path
     record: DefaultHome | None  # None: missing or broken
     error: str | None  # why the file cannot be used, if it exists
-
-
-@dataclass(frozen=True)
-class HomeChoice:
-    """One place a Home can come from, in the plugin's order, and what the files say about it."""
-
-    source: str
-    info: HomeInfo
-    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -114,11 +103,10 @@ class Context:
     def manifest_home(self) -> Path | None:
         """The environment the plugin was installed from (the install manifest's source_prefix)."""
         try:
-            data = json.loads(self.layout.manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            manifest = read_manifest(self.layout.manifest)
+        except UserFacingError:  # reported by the plugin-installed check
             return None
-        prefix = data.get("source_prefix") if isinstance(data, dict) else None
-        return Path(prefix) if isinstance(prefix, str) and prefix else None
+        return Path(manifest.source_prefix) if manifest is not None and manifest.source_prefix else None
 
     @cached_property
     def running_guis(self) -> list[RunningProcess]:
@@ -156,17 +144,18 @@ class Context:
             layout = None
         return detect_plugin_rules(layout, self.chain_library_version)
 
-    def _choice(self, path: Path, source: str) -> HomeChoice:
-        info = inspect_home(path)
-        return HomeChoice(source, info, judge_home(info, self.rules))
+    def judge(self, path: Path, source: str) -> JudgedHome:
+        """The Home at `path` judged by the rules of the plugin the GUI will load."""
+        [judged] = judge_candidates([HomeCandidate(path, source)], self.rules)
+        return judged
 
     @cached_property
-    def home_sources(self) -> list[HomeChoice]:
+    def home_sources(self) -> list[JudgedHome]:
         """Every Home the plugin would consider, in its order: the chain's python_home, the default Home
         file, the install manifest's environment. --python-home replaces them all."""
         if self.python_home is not None:
-            return [self._choice(Path(self.python_home), "--python-home")]
-        choices: list[HomeChoice] = []
+            return [self.judge(Path(self.python_home), "--python-home")]
+        choices: list[JudgedHome] = []
         try:
             chains = self.chains
         except UserFacingError:
@@ -177,7 +166,7 @@ class Context:
             for processor in chain.document.processors:
                 if processor.python_home:
                     choices.append(
-                        self._choice(Path(processor.python_home), f"python_home in {chain.path.name}")
+                        self.judge(Path(processor.python_home), f"python_home in {chain.path.name}")
                     )
                     break
             if choices:
@@ -187,17 +176,17 @@ class Context:
         except UserFacingError:
             record = None
         if record is not None:
-            choices.append(self._choice(record.python_home, f"the default Home file {record.path}"))
+            choices.append(self.judge(record.python_home, f"the default Home file {record.path}"))
         try:
             manifest_home = self.manifest_home
         except UserFacingError:
             manifest_home = None
         if manifest_home is not None:
-            choices.append(self._choice(manifest_home, "the environment the plugin was installed from"))
+            choices.append(self.judge(manifest_home, "the environment the plugin was installed from"))
         return choices
 
     @cached_property
-    def home(self) -> HomeChoice | None:
+    def home(self) -> JudgedHome | None:
         """The Home in use: the first source whose Home the plugin accepts; else the first one tried (so
         its problems are reported); None when no source names a Home."""
         for choice in self.home_sources:
@@ -206,13 +195,13 @@ class Context:
         return self.home_sources[0] if self.home_sources else None
 
     @cached_property
-    def candidates(self) -> list[HomeChoice]:
+    def candidates(self) -> list[JudgedHome]:
         """Homes found on this machine (conda envs, pyenv, ...), judged; oe-python-plugin envs first."""
         found: list[HomeCandidate] = discover_homes(environ=self.environ, include_self=False)
-        return [self._choice(candidate.path, candidate.source) for candidate in found]
+        return judge_candidates(found, self.rules)
 
     @cached_property
-    def usable_candidate(self) -> HomeChoice | None:
+    def usable_candidate(self) -> JudgedHome | None:
         """A Home to propose: the resolved Home if usable, else the first usable candidate found."""
         if self.home is not None and self.home.verdict.status != "error":
             return self.home

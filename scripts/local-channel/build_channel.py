@@ -5,7 +5,7 @@ conda-forge is out of reach here, so the recipe is built and tested against a ch
 - `python` 3.10: pyenv's CPython repackaged (RUNPATHs made relative with patchelf, text files that name
   the pyenv prefix registered for prefix replacement, the test suite left out);
 - `python_abi` 3.10;
-- numpy, scipy (compiled wheels) and pybind11, click, platformdirs, pip, hatchling and its
+- numpy, scipy (compiled wheels) and click, pip, hatchling and its
   dependencies (pure wheels, as `noarch: python`) converted from PyPI wheels;
 - cmake and ninja from their PyPI wheels (the binaries only);
 - compiler and sysroot activation packages (`gcc_linux-64`, `gxx_linux-64`, `sysroot_linux-64`) that
@@ -52,11 +52,9 @@ DEFAULT_PYTHON_PREFIX = Path.home() / ".pyenv" / "versions" / "3.10.13"
 WHEEL_REQUIREMENTS = [
     "numpy",
     "scipy",
-    "pybind11",
     "cmake",
     "ninja",
     "click",
-    "platformdirs",
     "pip",
     "hatchling",
     "tomli",  # hatchling needs it on Python < 3.11; pip download judges markers by its own Python

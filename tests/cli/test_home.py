@@ -386,7 +386,16 @@ def test_rules_detected_from_the_gui_plugin_folder(tmp_path: Path) -> None:
     ours_dir = layout.plugins_dir / "oe-pyproc"
     ours_dir.mkdir()
     (ours_dir / "oe-pyproc-plugin.json").write_text(
-        json.dumps({"schema": 1, "version": "0.1.0", "plugin_api": 10, "bridges": {"3.10": "a", "3.12": "b"}})
+        json.dumps(
+            {
+                "schema": 1,
+                "version": "0.1.0",
+                "plugin_api": 10,
+                "platform": "linux",
+                "arch": "x86_64",
+                "bridges": {"3.10": "a", "3.12": "b"},
+            }
+        )
     )
     both = detect_plugin_rules(layout)
     assert both.name == "ours" and both.versions == {(3, 10), (3, 12)}
@@ -399,7 +408,18 @@ def test_plugins_beside_the_gui_executable_come_first(tmp_path: Path) -> None:
     layout = GuiLayout(tmp_path / "root", 10)
     ours_dir = layout.plugins_dir / "oe-pyproc"
     ours_dir.mkdir(parents=True)
-    (ours_dir / "oe-pyproc-plugin.json").write_text(json.dumps({"schema": 1, "bridges": {"3.10": "b"}}))
+    (ours_dir / "oe-pyproc-plugin.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "version": "0.1.0",
+                "plugin_api": 10,
+                "platform": "linux",
+                "arch": "x86_64",
+                "bridges": {"3.10": "b"},
+            }
+        )
+    )
     gui_exe = tmp_path / "opt" / "open-ephys" / "open-ephys"
     [beside] = executable_plugin_dirs(gui_exe, "Linux")
     assert beside == gui_exe.parent / "plugins"

@@ -7,7 +7,6 @@ from pathlib import Path
 from oe_pyproc_setup.doctor.checks.home_resolve import create_home_remediation
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Fix
-from oe_pyproc_setup.home import inspect_home, judge_home
 
 
 def _fix(context: Context) -> Fix | None:
@@ -64,7 +63,7 @@ def run(context: Context) -> list[Finding]:
                 fix=_fix(context),
             )
         ]
-    verdict = judge_home(inspect_home(home), context.rules)
+    verdict = context.judge(home, f"the default Home file {state.path}").verdict
     if verdict.status == "error":
         details += [reason.message for reason in verdict.reasons]
         plugin_name = "oe-pyproc" if context.rules.name == "ours" else "upstream"
