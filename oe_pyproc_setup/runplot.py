@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.run.report import HostReport
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from oe_pyproc_setup.commands.run import HostRun, OutputSink, Plan
+    from oe_pyproc_setup.run.plan import Plan
+    from oe_pyproc_setup.run.session import Outcome
 
 # Traces are drawn this long before and after the event.
 WINDOW_SECONDS = 0.05
@@ -34,7 +36,7 @@ def require_matplotlib() -> None:
         ) from None
 
 
-def _event_index(plan: Plan, report: dict[str, Any], processed_samples: int) -> tuple[int, str]:
+def _event_index(plan: Plan, report: HostReport, processed_samples: int) -> tuple[int, str]:
     """The sample (from 0) to centre on, and what it is: the first input TTL event, else the first event the
     script sent, else the middle of the processed data."""
     index, lines, states = plan.source.relative_events()
@@ -42,55 +44,50 @@ def _event_index(plan: Plan, report: dict[str, Any], processed_samples: int) -> 
         if 0 <= int(index[position]) < processed_samples:
             state = "on" if states[position] else "off"
             return int(index[position]), f"input TTL line {int(lines[position])} {state}"
-    for instance in report.get("instances", []):
-        for event in instance.get("events_emitted", []):
-            sample = int(event.get("sample_number", -1)) - plan.first_sample_number
+    for instance in report.instances:
+        for event in instance.events_emitted:
+            sample = event.sample_number - plan.first_sample_number
             if 0 <= sample < processed_samples:
-                return (
-                    sample,
-                    f"script's TTL line {event.get('line')} {'on' if event.get('state') else 'off'}",
-                )
+                return sample, f"script's TTL line {event.line} {'on' if event.state else 'off'}"
     return processed_samples // 2, "middle of the run (no TTL event)"
 
 
-def _block_percents(report: dict[str, Any]) -> list[float] | None:
+def _block_percents(report: HostReport) -> list[float] | None:
     """Per-block budget use in percent, summed over instances, when the host reports them block by block."""
-    per_instance = [i.get("block_budget_percent") for i in report.get("instances", [])]
-    if not per_instance or any(not isinstance(values, list) for values in per_instance):
+    per_instance = [instance.block_budget_percent for instance in report.instances]
+    listed = [values for values in per_instance if values is not None]
+    if not per_instance or len(listed) != len(per_instance):
         return None
-    length = min(len(values) for values in per_instance if isinstance(values, list))
-    return [
-        sum(float(values[b]) for values in per_instance if isinstance(values, list)) for b in range(length)
-    ]
+    length = min(len(values) for values in listed)
+    return [sum(values[b] for values in listed) for b in range(length)]
 
 
-def percentile_bars(report: dict[str, Any], *, several: bool) -> tuple[list[str], list[float]]:
+def percentile_bars(report: HostReport, *, several: bool) -> tuple[list[str], list[float]]:
     """Labels and milliseconds (script + bridge) of each instance's median, p99 and max block time. From the
     times, not the host's budget_percent: that is per block of its own length, and the short last block of a
     run would be drawn many times too long against a full block's budget."""
     labels, values = [], []
-    for instance in report.get("instances", []):
-        timing = instance.get("timing_us", {})
+    for instance in report.instances:
         for name in ("median", "p99", "max"):
-            labels.append(f"#{instance.get('index')} {name}" if several else name)
-            micros = sum(float(timing.get(part, {}).get(name) or 0.0) for part in ("script", "overhead"))
-            values.append(micros / 1000.0)
+            labels.append(f"#{instance.index} {name}" if several else name)
+            values.append((instance.block_time_us(name) or 0.0) / 1000.0)
     return labels, values
 
 
-def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any], path: Path) -> None:
+def save_plot(outcome: Outcome, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    processed: np.ndarray | None = sink.processed()
+    plan, report = outcome.plan, outcome.report
+    processed: np.ndarray | None = outcome.sink.processed()
     figure, (traces_axis, time_axis) = plt.subplots(
         2, 1, figsize=(11, 8), gridspec_kw={"height_ratios": [3, 2]}
     )
     figure.suptitle(
-        f"oe-pyproc run {plan.script.name}" + (" (interrupted: partial)" if run.interrupted else "")
+        f"oe-pyproc run {plan.script.name}" + (" (interrupted: partial)" if outcome.run.interrupted else "")
     )
 
     if processed is not None and processed.shape[1]:
@@ -142,7 +139,7 @@ def save_plot(plan: Plan, run: HostRun, sink: OutputSink, report: dict[str, Any]
         time_axis.set_ylabel("blocks")
         time_axis.axvline(budget, color="C3", linewidth=1.5, label=f"real-time budget {budget:.2f} ms")
         # The host lists at most 100000 blocks per instance (plugin/host/README.md).
-        ran = min(int(i.get("blocks_processed") or 0) for i in report.get("instances", []))
+        ran = min(instance.blocks_processed for instance in report.instances)
         cut = f" (the first {len(times)} of {ran})" if len(times) < ran else ""
         time_axis.set_title(f"per-block time of {len(times)} blocks{cut} vs the budget")
     else:

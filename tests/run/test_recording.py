@@ -282,7 +282,7 @@ def test_empty_stream_opens_and_corrupt_npy_is_named(make_recording) -> None:  #
 
 @pytest.mark.parametrize("count", [0, 1, 255, 256, 257, 4096, 5000])
 def test_channel_major_is_the_transpose(count: int) -> None:
-    from oe_pyproc_setup.recording import channel_major
+    from oe_pyproc_setup.run.inputs import channel_major
 
     samples = np.random.default_rng(count).integers(-30000, 30000, size=(count, 7)).astype("<i2")
     result = channel_major(samples[:, :5])  # a strided view, as a channel subset of a memory map is

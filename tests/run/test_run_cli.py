@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from oe_pyproc_setup.commands.run import gui_block_size, judge
+from oe_pyproc_setup.run.plan import gui_block_size
+from oe_pyproc_setup.run.report import HostReport
+from oe_pyproc_setup.run.verdict import Verdict
+from oe_pyproc_setup.run.verdict import judge as judge_report
 
 from .conftest import cli_command, copy_template
 
@@ -34,6 +37,11 @@ def test_help_does_not_import_numpy() -> None:
 @pytest.mark.parametrize(("rate", "block"), [(30000.0, 697), (44100.0, 1024), (2500.0, 58), (1.0, 1)])
 def test_gui_block_size(rate: float, block: int) -> None:
     assert gui_block_size(rate) == block
+
+
+def judge(report: dict, budget_ms: float) -> Verdict | None:  # type: ignore[type-arg]
+    """The verdict on a host report given as its JSON object."""
+    return judge_report(HostReport.parse({"schema": 1, **report}), budget_ms)
 
 
 def _report(budget_ms: float, *percents: tuple[float, float, float]) -> dict:  # type: ignore[type-arg]
@@ -91,9 +99,12 @@ def test_verdict_ignores_the_hosts_per_block_percent_of_a_short_last_block() -> 
 
 @pytest.mark.parametrize("per_block", [True, False])
 def test_plot_from_a_report_with_and_without_block_times(per_block: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from oe_pyproc_setup.commands.run import HostRun, OutputSink, Plan
     from oe_pyproc_setup.hostfind import FoundHost
-    from oe_pyproc_setup.recording import SyntheticInput
+    from oe_pyproc_setup.run.host import HostRun
+    from oe_pyproc_setup.run.inputs import SyntheticInput
+    from oe_pyproc_setup.run.output import OutputSink
+    from oe_pyproc_setup.run.plan import Plan
+    from oe_pyproc_setup.run.session import Outcome
     from oe_pyproc_setup.runplot import save_plot
     from oe_pyproc_setup.script_check import check_source
 
@@ -119,8 +130,11 @@ def test_plot_from_a_report_with_and_without_block_times(per_block: bool, tmp_pa
     instance = {"index": 0, "timing_us": {"budget_percent": {"median": 1.0, "p99": 3.0, "max": 9.0}}}
     if per_block:
         instance["block_budget_percent"] = [1.0 + (b % 7) for b in range(43)]
-    run = HostRun(exit_code=0, report={}, stderr="", interrupted=False, samples_received=30000, command=[])
-    save_plot(plan, run, sink, {"instances": [instance]}, plan.plot_path)
+    report = HostReport.parse({"schema": 1, "instances": [instance]})
+    run = HostRun(
+        exit_code=0, report=report, stderr="", interrupted=False, samples_received=30000, command=[]
+    )
+    save_plot(Outcome(plan, run, report, sink, verdict=None, output=None), plan.plot_path)
     data = plan.plot_path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
@@ -136,7 +150,7 @@ def test_plot_bars_are_block_times_not_the_hosts_per_block_percent() -> None:
         "budget_percent": {"median": 40.0, "p99": 400.0, "max": 450.0},  # a short last block
     }
     report = {"instances": [{"index": 0, "timing_us": timing}, {"index": 1, "timing_us": timing}]}
-    labels, values = percentile_bars(report, several=True)
+    labels, values = percentile_bars(HostReport.parse({"schema": 1, **report}), several=True)
     assert labels == ["#0 median", "#0 p99", "#0 max", "#1 median", "#1 p99", "#1 max"]
     assert values == pytest.approx([9.1, 11.2, 12.3, 9.1, 11.2, 12.3])
 
@@ -224,3 +238,16 @@ def test_plot_never_replaces_a_file_that_is_not_a_png(tmp_path: Path, isolated_e
         assert result.returncode == 1 and expected in result.stderr, result.stderr
         assert "oe-pyproc-host was not found" not in result.stderr  # refused before looking for a host
     assert script.read_bytes() == before
+
+
+def test_a_report_of_another_schema_is_refused_not_half_read() -> None:
+    from oe_pyproc_setup.errors import UserFacingError
+
+    for schema in (2, None, "1"):
+        with pytest.raises(UserFacingError) as refused:
+            HostReport.parse({"schema": schema, "instances": []})
+        assert f"schema {schema!r}" in refused.value.message and "reads schema 1" in refused.value.message
+    assert (
+        HostReport.from_output('oe-pyproc-host: noise\n{"schema": 1, "stream": {"samples": 5}}').samples == 5
+    )  # type: ignore[union-attr]
+    assert HostReport.from_output("") is None and HostReport.from_output("{not json") is None

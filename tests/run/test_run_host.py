@@ -546,7 +546,7 @@ def test_missing_numpy_and_matplotlib_give_clear_messages(tmp_path: Path) -> Non
 def test_synthetic_input_with_output_block_size_and_events(
     host_path: Path, test_home: Path, tmp_path: Path
 ) -> None:
-    from oe_pyproc_setup.recording import SyntheticInput
+    from oe_pyproc_setup.run.inputs import SyntheticInput
 
     out = tmp_path / "out"
     script = copy_template("processor", tmp_path)
