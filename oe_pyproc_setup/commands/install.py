@@ -42,6 +42,11 @@ from oe_pyproc_setup.shell import quote
     is_flag=True,
     help="Move upstream's Python Processor plugin aside (out of the plugin folder); uninstall puts it back.",
 )
+@click.option(
+    "--ignore-gui-signature",
+    is_flag=True,
+    help="macOS: install even though the GUI's signature (library validation) will refuse the plugin.",
+)
 def install(
     prefix: Path | None,
     gui_root: Path | None,
@@ -50,11 +55,17 @@ def install(
     dry_run: bool,
     force: bool,
     replace_upstream: bool,
+    ignore_gui_signature: bool,
 ) -> None:
     """Install the plugin from a conda environment into the GUI and make that environment the default Home."""
     layout = resolve_layout(gui_root, api, gui_exe)
     plan = plan_install(
-        prefix=prefix, layout=layout, gui_exe=gui_exe, force=force, replace_upstream=replace_upstream
+        prefix=prefix,
+        layout=layout,
+        gui_exe=gui_exe,
+        force=force,
+        replace_upstream=replace_upstream,
+        ignore_gui_signature=ignore_gui_signature,
     )
     refuse_another_apis_root(layout)  # after the package's own API check, whose message says more
     if plan.running:

@@ -40,6 +40,7 @@ from oe_pyproc_setup.install.manifest import (
     root_relative,
     write_manifest,
 )
+from oe_pyproc_setup.macos.library_validation import refuse_library_validation
 from oe_pyproc_setup.plugin_meta import (
     METADATA_FILE,
     PLUGIN_FOLDER,
@@ -198,6 +199,7 @@ def plan_install(
     force: bool,
     replace_upstream: bool,
     environ: dict[str, str] | None = None,
+    ignore_gui_signature: bool = False,
 ) -> InstallPlan:
     chosen, origin = resolve_prefix(prefix, environ)
     source, metadata = _check_plugin(chosen, layout.api)
@@ -230,6 +232,8 @@ def plan_install(
             f"the plugin is built for {metadata.arch} but the GUI runs as {gui_arch} ({arch_source})",
             hint=hint,
         )
+    if not ignore_gui_signature:
+        refuse_library_validation(gui_exe, [p.executable for p in running if p.executable], gui_arch)
     previous = read_manifest(layout.manifest)
     if previous is not None:
         refuse_violations(

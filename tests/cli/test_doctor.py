@@ -21,10 +21,10 @@ from oe_pyproc_setup.defaulthome import read_default_home, write_default_home
 from oe_pyproc_setup.doctor import checks as checks_module
 from oe_pyproc_setup.doctor.checks import CHECKS
 from oe_pyproc_setup.doctor.context import Context
-from oe_pyproc_setup.doctor.macho_signature import read_signatures
 from oe_pyproc_setup.doctor.model import STATUSES, Check, Finding
 from oe_pyproc_setup.doctor.runner import run_checks
 from oe_pyproc_setup.gui import default_gui_root
+from oe_pyproc_setup.macos.signature import read_signatures
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 CONDA_CREATE = "conda create -n oe-python-plugin -c conda-forge python=3.10 numpy scipy"
@@ -435,8 +435,11 @@ def test_entitlements_from_the_code_signature(cli: Cli, numpy_home: Path, tmp_pa
     args = ("--python-home", str(numpy_home), "--check", "gui.entitlements", "--gui-exe", str(gui))
     code, document = doctor_json(cli, *args)
     finding = by_id(document)["gui.entitlements"]
-    assert code == 0 and finding["status"] == "warn" and "(x86_64)" in str(finding["message"])
-    assert "unverified" in str(finding["message"])
+    assert code == 1 and finding["status"] == "error" and f"({gui}, x86_64)" in str(finding["message"])
+    assert finding["remediation"] == {
+        "text": finding["remediation"]["text"],  # type: ignore[index]
+        "commands": [f"oe-pyproc macos allow-plugins --gui-exe {gui}"],
+    }
     gui.write_bytes(macho_slice(ARM64, code_signature(allowed, True)))
     _, document = doctor_json(cli, *args)
     assert by_id(document)["gui.entitlements"]["status"] == "ok"

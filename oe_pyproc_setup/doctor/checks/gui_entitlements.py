@@ -1,12 +1,16 @@
-"""macOS: the GUI's code signature and entitlements. A hardened-runtime app without
-com.apple.security.cs.disable-library-validation may refuse a self-built plugin or a conda libpython.
-That the GUI 1.0 app is signed this way is *unverified* (DESIGN §2); the check reports what the file says."""
+"""macOS: the GUI's code signature, per architecture slice. With the hardened runtime and without
+com.apple.security.cs.disable-library-validation, macOS loads only code of the GUI's own team into it:
+our plugin and the Home's libpython are refused (DESIGN §2; oe_pyproc_setup.macos.library_validation)."""
 
 from __future__ import annotations
 
 from oe_pyproc_setup.doctor.context import Context
-from oe_pyproc_setup.doctor.macho_signature import DISABLE_LIBRARY_VALIDATION, read_signatures
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
+from oe_pyproc_setup.macos.library_validation import (
+    UPDATE_NOTE,
+    allow_plugins_command,
+    library_validation_verdict,
+)
 
 
 def run(context: Context) -> list[Finding]:
@@ -16,42 +20,31 @@ def run(context: Context) -> list[Finding]:
     if binary.info.format not in ("macho", "macho-fat"):
         return [CHECK.finding("skip", f"{binary.path} is not a macOS executable: nothing to check")]
     try:
-        slices = read_signatures(binary.path)
+        verdict = library_validation_verdict(binary.path)
     except OSError as error:
         return [CHECK.finding("error", f"cannot read {binary.path}: {error.strerror or error}")]
-    details = []
-    risky = []
-    for entry in slices:
-        if not entry.signed:
-            details.append(f"{entry.arch}: not code-signed")
-            continue
-        runtime = {True: "hardened runtime", False: "no hardened runtime", None: "runtime flags unknown"}
-        validation = (
-            "disables library validation" if entry.library_validation_disabled else "library validation ON"
-        )
-        details.append(f"{entry.arch}: signed, {runtime[entry.hardened_runtime]}, {validation}")
-        details += [f"{entry.arch}: {problem}" for problem in entry.problems]
-        if entry.hardened_runtime is not False and not entry.library_validation_disabled:
-            risky.append(entry.arch)
-    if risky:
+    if verdict is None:
+        return [CHECK.finding("skip", f"{binary.path} is not a macOS executable: nothing to check")]
+    if verdict.refuses:
         return [
             CHECK.finding(
-                "warn",
-                f"the GUI ({', '.join(risky)}) is signed with library validation and lacks "
-                f"{DISABLE_LIBRARY_VALIDATION}: macOS may refuse to load the plugin or the Home's libpython "
-                "(unverified)",
-                details=details,
+                "error",
+                verdict.explanation(),
+                details=verdict.details(),
                 remediation=Remediation(
-                    "If the plugin fails to load with a code-signature error, see the GUI's documentation on "
-                    "plugins and macOS security settings; please report it with `oe-pyproc doctor --report`."
+                    "Re-sign your copy of the GUI ad hoc with its own entitlements plus "
+                    "disable-library-validation (the command shows its plan and asks first; "
+                    f"`oe-pyproc macos undo-allow-plugins` restores the original). {UPDATE_NOTE} "
+                    "Or use a GUI built from source on this Mac.",
+                    [allow_plugins_command(binary.path)],
                 ),
             )
         ]
     return [
         CHECK.finding(
-            "ok", "nothing in the GUI's signature stops it loading the plugin (unverified)", details=details
+            "ok", "nothing in the GUI's signature stops it loading the plugin", details=verdict.details()
         )
     ]
 
 
-CHECK = Check("gui.entitlements", "GUI entitlements (macOS)", run)
+CHECK = Check("gui.entitlements", "GUI signature (macOS)", run)
