@@ -5,10 +5,18 @@ Nothing is re-serialized. expat (the parser under ElementTree) reports the byte 
 tag; a small scanner reads that one tag's attributes with their byte spans, and an edit splices the new
 attribute value into the original bytes. Declarations, comments, attribute order, quoting, whitespace and
 line endings therefore survive untouched.
+
+A value the GUI could not read back is refused before anything is written: characters XML 1.0 cannot
+hold at all (control characters other than tab and line breaks, even as references) and file system
+bytes that are not UTF-8 (the GUI keeps paths as Unicode text). A character the file's declared encoding
+(Latin-1, ASCII) cannot hold is written as a character reference; and every edit is parsed again and must
+read back exactly as intended before it may replace the file. Chain files are read only when they are
+regular files: a FIFO or device in their place is refused, never opened.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -17,6 +25,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import read_regular_bytes
 
 PYTHON_PROCESSOR_NAME = "Python Processor"
 PARAMETER_NAMES = ("python_home", "script_path", "current_stream")
@@ -191,12 +200,57 @@ def read_chain(path: Path) -> ChainDocument:
     if path.is_dir():
         raise UserFacingError(f"{path} is a folder; a signal-chain XML file was expected")
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
     except FileNotFoundError:
+        if path.is_symlink():
+            raise UserFacingError(
+                f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
         raise UserFacingError(f"{path} does not exist") from None
     except OSError as error:
         raise UserFacingError(f"cannot read {path}: {error.strerror or error}") from None
     return parse_chain(data, path)
+
+
+def unreadable_character(value: str) -> str | None:
+    """Why the GUI could not read `value` back from XML, or None: a character outside XML 1.0's Char
+    production (C0 controls but tab/LF/CR, U+FFFE/U+FFFF) or a byte that is not UTF-8 (Python keeps
+    those of a file system path as lone surrogates)."""
+    for position, character in enumerate(value):
+        code = ord(character)
+        if 0xDC80 <= code <= 0xDCFF:
+            return (
+                f"byte 0x{code - 0xDC00:02X} at position {position} is not UTF-8: the GUI keeps paths as "
+                "Unicode text and could not name this folder"
+            )
+        if 0xD800 <= code <= 0xDFFF:
+            return f"it holds an unpaired surrogate U+{code:04X} at position {position}"
+        if (code < 0x20 and character not in "\t\n\r") or code in (0xFFFE, 0xFFFF):
+            return (
+                f"it holds the control character U+{code:04X} at position {position}, which an XML file "
+                "cannot hold (not even as a character reference): no XML parser, the GUI's included, "
+                "would read the settings file"
+            )
+    return None
+
+
+def refuse_unreadable_value(value: str, what: str) -> None:
+    """UserFacingError when the GUI could not read `value` back from its settings (see above)."""
+    why = unreadable_character(value)
+    if why is not None:
+        raise UserFacingError(
+            f"{what} {value!r} cannot be written into the GUI's settings: {why}; nothing was written",
+            hint="Rename the folder (or use another one) so that its path is plain text.",
+        )
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    """`text` in the document's encoding; characters it cannot hold become character references (an
+    encoding Python does not know: ASCII with references, readable in any ASCII-compatible file)."""
+    try:
+        return text.encode(encoding, errors="xmlcharrefreplace")
+    except LookupError:
+        return text.encode("ascii", errors="xmlcharrefreplace")
 
 
 def escape_attribute(value: str, quote: bytes = b'"') -> str:
@@ -232,17 +286,19 @@ def set_parameter(document: ChainDocument, name: str, value: str, only: Iterable
         parameters = processor.parameters_tag
         if parameters is not None and name in parameters.spans:
             span = parameters.spans[name]
-            replacement = escape_attribute(value, span.quote).encode(document.encoding)
+            replacement = _encode(escape_attribute(value, span.quote), document.encoding)
             edits.append((span.value_start, span.value_end, replacement))
         elif parameters is not None:
-            insertion = f' {name}="{escape_attribute(value)}"'.encode(document.encoding)
+            insertion = _encode(f' {name}="{escape_attribute(value)}"', document.encoding)
             edits.append((parameters.last_attribute_end, parameters.last_attribute_end, insertion))
         else:
             tag = processor.tag
             newline = _newline(data)
             indent = _line_indent(data, tag.start)
             child = (
-                indent + b"  " + f'<{element} {name}="{escape_attribute(value)}"/>'.encode(document.encoding)
+                indent
+                + b"  "
+                + _encode(f'<{element} {name}="{escape_attribute(value)}"/>', document.encoding)
             )
             if tag.self_closing:
                 closing = data[tag.last_attribute_end : tag.end]  # e.g. b"/>" or b" />"
@@ -257,9 +313,22 @@ def set_parameter(document: ChainDocument, name: str, value: str, only: Iterable
 
 
 def planned_python_home_edit(path: Path, home: str) -> tuple[ChainDocument, bytes]:
-    """Parse `path` and compute its new bytes with python_home = `home`, without writing."""
+    """Parse `path` and compute its new bytes with python_home = `home`, without writing. The new bytes
+    are parsed again: every Python Processor must read back `home` exactly, else UserFacingError."""
+    refuse_unreadable_value(home, "the Python Home")
     document = read_chain(path)
-    return document, set_parameter(document, "python_home", home)
+    new_data = set_parameter(document, "python_home", home)
+    try:
+        read_back = parse_chain(new_data, path).processors
+    except UserFacingError as error:
+        raise UserFacingError(
+            f"the edited {path} would not be well-formed ({error.message}); nothing was written"
+        ) from None
+    if len(read_back) != len(document.processors) or any(p.python_home != home for p in read_back):
+        raise UserFacingError(
+            f"the edited {path} would not read back the Python Home as written; nothing was written"
+        )
+    return document, new_data
 
 
 # ------------------------------------------------------------- what the GUI compares on start-up
@@ -297,7 +366,7 @@ def reload_on_startup(window_state: Path) -> bool | None:
     """windowState.xml's MAINWINDOW@shouldReloadOnStartup (the GUI's default when absent: off).
     None when the file is missing or unreadable (the GUI then opens its default-config window instead)."""
     try:
-        root = ET.fromstring(window_state.read_bytes())
+        root = ET.fromstring(read_regular_bytes(window_state))
     except (OSError, ET.ParseError):
         return None
     element = root if root.tag == "MAINWINDOW" else root.find(".//MAINWINDOW")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from oe_pyproc_setup import __version__
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_write_text
+from oe_pyproc_setup.fsutil import atomic_write_text, read_regular_bytes
 
 SCHEMA = 1
 FILE_NAME = "oe-pyproc.json"
@@ -34,11 +34,13 @@ def read_default_home(path: Path) -> DefaultHome | None:
     """The recorded default Home, None if the file does not exist; UserFacingError if it is unreadable,
     not JSON, of another schema or lacks python_home."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_regular_bytes(path).decode("utf-8")  # a FIFO there is refused, never opened
     except FileNotFoundError:
         return None
     except OSError as error:
         raise UserFacingError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise UserFacingError(f"{path} is not UTF-8 text ({error})") from None
     try:
         data = json.loads(raw)
     except ValueError as error:

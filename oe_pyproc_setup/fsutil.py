@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -100,6 +101,23 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def temp_leftovers(path: Path) -> list[Path]:
+    """Temp files of `path` left by a write that was killed (`.<name>.<8 random>.tmp` beside it, as
+    mkstemp names them here). Only these exact names: nothing else in the folder is ours."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
+def _remove_leftovers(path: Path) -> None:
+    """After a write of `path` succeeded: remove the temp files an earlier, killed write left."""
+    for leftover in temp_leftovers(path):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
 def _write_temp_and_replace(path: Path, data: bytes, mode: int) -> None:
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(temp_name)
@@ -115,6 +133,7 @@ def _write_temp_and_replace(path: Path, data: bytes, mode: int) -> None:
             temp.unlink()
         raise
     _fsync_directory(path.parent)
+    _remove_leftovers(path)
 
 
 def atomic_copy(source: Path, target: Path) -> None:
@@ -130,6 +149,7 @@ def atomic_copy(source: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+    _remove_leftovers(target)
 
 
 def check_writable(path: Path) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import read_regular_bytes
 
 GUI_EXECUTABLE_NAMES = ("open-ephys", "open-ephys.exe", "Open Ephys GUI")
 DEV_BUILD_MARKER = "plugin-GUI/Build/"
@@ -34,7 +35,7 @@ def _xdg_config_home(home: Path) -> Path:
     """
     dirs_file = home / ".config" / "user-dirs.dirs"
     try:
-        lines = dirs_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular_bytes(dirs_file).decode("utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
     for raw in lines:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from oe_pyproc_setup.binfmt import normalize_machine
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import read_regular_bytes
 
 SCHEMA = 1
 METADATA_FILE = "oe-pyproc-plugin.json"
@@ -95,7 +96,7 @@ class PluginMetadata:
 def read_plugin_metadata(path: Path) -> PluginMetadata:
     """Parse oe-pyproc-plugin.json; UserFacingError when it is missing, unreadable or malformed."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise UserFacingError(f"no plugin metadata at {path}") from None
     except OSError as error:

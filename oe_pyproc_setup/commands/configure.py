@@ -18,6 +18,7 @@ import click
 from oe_pyproc_setup.chains import (
     ChainDocument,
     planned_python_home_edit,
+    refuse_unreadable_value,
     reload_on_startup,
     sections_equivalent,
 )
@@ -158,7 +159,10 @@ def configure(
     if not (chains and no_default_home):
         refuse_another_apis_root(layout)
     targets = (
-        list(chains) if chains else [p for p in (layout.last_config, layout.recovery_config) if p.exists()]
+        # lexists: a broken link is reported, not taken for a missing file (only one of the pair edited)
+        list(chains)
+        if chains
+        else [p for p in (layout.last_config, layout.recovery_config) if os.path.lexists(p)]
     )
     library_versions: list[str] = []
     for chain in chains:
@@ -204,6 +208,7 @@ def configure(
         )
 
     home_text = str(home_path)
+    refuse_unreadable_value(home_text, "the Python Home")  # also when no chain file is edited
     planned = _plan_edits(targets, home_text)
     notes: list[str] = []
     if not chains:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from oe_pyproc_setup.defaulthome import read_default_home
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import read_regular_bytes  # never opens a FIFO or device (it could block)
 from oe_pyproc_setup.gui import GuiLayout
 
 HOME_ENV_NAME = "oe-python-plugin"
@@ -89,7 +90,7 @@ def discover_homes(
 
     environments_txt = user_home / ".conda" / "environments.txt"
     try:
-        for line in environments_txt.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_regular_bytes(environments_txt).decode("utf-8", errors="replace").splitlines():
             if line.strip() and "\0" not in line:  # a damaged file: no path holds a NUL byte
                 found.append(HomeCandidate(Path(line.strip()), "conda environments.txt"))
     except OSError:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oe_pyproc_setup.binfmt import read_binary_info
+from oe_pyproc_setup.fsutil import read_regular_bytes  # never opens a FIFO or device (it could block)
 
 HomeKind = Literal["conda-env", "venv", "base-install", "not-python", "missing"]
 
@@ -91,7 +92,7 @@ class HomeInfo:
 
 def _read_pyvenv_cfg(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_regular_bytes(path).decode("utf-8", errors="replace").splitlines():
         key, sep, value = line.partition("=")
         if sep:
             values[key.strip().lower()] = value.strip()
@@ -109,7 +110,7 @@ def _conda_records(prefix: Path, name: str) -> list[dict[str, Any]]:
     records = []
     for record_file in sorted(meta.glob(f"{name}-*.json")):
         try:
-            record = json.loads(record_file.read_text(encoding="utf-8"))
+            record = json.loads(read_regular_bytes(record_file).decode("utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and record.get("name") == name:

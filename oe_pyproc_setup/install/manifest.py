@@ -2,7 +2,7 @@
 
     {"schema": 1, "source_prefix": "<env>", "files": [{"path", "sha256"}], "moved_aside": [{"path", "aside"}],
      "plugin": {"version", "platform", "arch", "bridges"}, "default_home": {...} | null,
-     "installed_plugins": {...} | null, "created_dirs": [...], "written_by", "written_at"}
+     "installed_plugins": {...} | null, "created_dirs": [...], "complete": bool, "written_by", "written_at"}
 
 `files[].path` is relative to the plugin folder (plugins-api<N>/); every other path (`moved_aside`: an
 upstream plugin moved out of the folder the GUI searches; `default_home.path`, `backup_created`,
@@ -12,8 +12,10 @@ paths: `GUI root / path` reads both, and `containment` refuses any that lead out
 `default_home` records the default Home file as it was before install (its exact bytes, or that it did not
 exist), `installed_plugins` the GUI's installedPlugins.xml before install removed the entries of the
 plugins it moved aside, so uninstall can put both back. `created_dirs` are the folders install created,
-removed again by uninstall when empty. The adapter reads `source_prefix` as a Home candidate; `doctor`
-reads all of it.
+removed again by uninstall when empty. `complete` is false in the journal install writes before its
+first change (a run killed midway leaves that: uninstall and the next install follow it, and what was
+not done yet is simply not there; absent in older manifests: true). The adapter reads `source_prefix`
+as a Home candidate; `doctor` reads all of it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import atomic_write_text, read_regular_bytes
 
 SCHEMA = 1
+PENDING = ""  # default_home.written_sha256 of a journal: install had not written the file yet
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class InstallManifest:
     default_home: DefaultHomeRecord | None = None
     installed_plugins: InstalledPluginsRecord | None = None
     created_dirs: list[str] = field(default_factory=list)
+    complete: bool = True
     written_by: str = ""
     written_at: str = ""
 
@@ -134,6 +138,7 @@ class InstallManifest:
             "default_home": None if self.default_home is None else self.default_home.to_json(),
             "installed_plugins": None if self.installed_plugins is None else self.installed_plugins.to_json(),
             "created_dirs": list(self.created_dirs),
+            "complete": self.complete,
             "written_by": self.written_by,
             "written_at": self.written_at,
         }
@@ -166,6 +171,7 @@ def read_manifest(path: Path) -> InstallManifest | None:
                 InstalledPluginsRecord.from_json(installed_plugins) if installed_plugins else None
             ),
             created_dirs=[str(d) for d in data.get("created_dirs", [])],
+            complete=data.get("complete", True) is not False,
             written_by=str(data.get("written_by", "")),
             written_at=str(data.get("written_at", "")),
         )

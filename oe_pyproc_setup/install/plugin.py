@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
+from oe_pyproc_setup.chains import refuse_unreadable_value
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_copy, atomic_write_bytes, backup_path_for, read_regular_bytes
+from oe_pyproc_setup.fsutil import (
+    atomic_copy,
+    atomic_write_bytes,
+    backup_path_for,
+    read_regular_bytes,
+    temp_leftovers,
+)
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
 from oe_pyproc_setup.install import installed_plugins
 from oe_pyproc_setup.install.containment import (
@@ -31,6 +38,7 @@ from oe_pyproc_setup.install.containment import (
     refuse_violations,
 )
 from oe_pyproc_setup.install.manifest import (
+    PENDING,
     DefaultHomeRecord,
     InstalledFile,
     InstalledPluginsRecord,
@@ -202,6 +210,8 @@ def plan_install(
     ignore_gui_signature: bool = False,
 ) -> InstallPlan:
     chosen, origin = resolve_prefix(prefix, environ)
+    # It becomes the default Home the plugin reads as text (oe-pyproc.json): it must be representable.
+    refuse_unreadable_value(str(chosen), f"the environment ({origin})")
     source, metadata = _check_plugin(chosen, layout.api)
     if not layout.root.is_dir():
         raise UserFacingError(
@@ -254,10 +264,14 @@ def plan_install(
     ]
     our_folder = layout.plugins_dir / PLUGIN_FOLDER
     if our_folder.is_dir():
+        # Temp files a killed copy left of our own files are ours: the next copy of that file removes them.
+        ours = {layout.plugins_dir / p for p in previous_paths | new_paths}
+        leftovers = {left for path in ours for left in temp_leftovers(path)}
         in_the_way += [
             f"{PLUGIN_FOLDER}/{rel}"
             for rel in _tree_relatives(our_folder)
-            if f"{PLUGIN_FOLDER}/{rel}" not in previous_paths and f"{PLUGIN_FOLDER}/{rel}" not in new_paths
+            if f"{PLUGIN_FOLDER}/{rel}" not in previous_paths | new_paths
+            and our_folder / rel not in leftovers
         ]
     if in_the_way:
         raise UserFacingError(
@@ -290,6 +304,7 @@ def plan_install(
 
     plan.up_to_date = (
         previous is not None
+        and previous.complete
         and not plan.to_move_aside
         and Path(previous.source_prefix) == chosen
         and {(f.path, f.sha256) for f in previous.files} == {(t, s) for _, t, s in files}
@@ -356,31 +371,93 @@ def describe_install(plan: InstallPlan) -> list[str]:
     return lines
 
 
+def _missing_folders(folders: list[Path]) -> list[Path]:
+    """The folders (and their missing parents) that do not exist yet, parents first, each once."""
+    missing: dict[Path, None] = {}
+    for folder in folders:
+        chain = []
+        current = folder
+        while not current.exists():
+            chain.append(current)
+            current = current.parent
+        missing.update(dict.fromkeys(reversed(chain)))
+    return list(missing)
+
+
 def execute_install(plan: InstallPlan) -> InstallManifest:
+    """Perform the plan. The manifest is written twice: first, before anything changes, as a journal of
+    what is about to be done (`complete: false`), so that a run killed at any moment leaves a manifest
+    that uninstall and the next install can follow; last, complete, with what was really written."""
     from oe_pyproc_setup.defaulthome import write_default_home
 
     layout = plan.layout
     plugins_dir = layout.plugins_dir
+    home_file = layout.default_home_file
 
     def relative(path: str | Path) -> str:
         """A path for the manifest: relative to the GUI root (one from an older manifest may be absolute)."""
         return root_relative(layout.root / path, layout.root)
 
+    previous = plan.previous
+    previous_record = previous.default_home if previous else None
+    before = read_regular_bytes(home_file) if home_file.exists() else None
+    backup_existed = backup_path_for(home_file).exists()
+    # Made by the default Home file's atomic write when there is a file of the user's and no backup yet.
+    backup_expected = backup_path_for(home_file) if before is not None and not backup_existed else None
+    to_create = _missing_folders(
+        [plugins_dir]
+        + [aside.parent for _, aside in plan.to_move_aside]
+        + [(plugins_dir / target).parent for _, target, _ in plan.files]
+        + [home_file.parent]
+    )
+    new_originals = {relative(original) for original, _ in plan.to_move_aside}
+    earlier_moves = [
+        m for m in (previous.moved_aside if previous else []) if relative(m.path) not in new_originals
+    ]
+
+    def manifest_with(default_home: DefaultHomeRecord, complete: bool) -> InstallManifest:
+        return InstallManifest(
+            source_prefix=str(plan.prefix),
+            files=[InstalledFile(target, sha) for _, target, sha in plan.files],
+            moved_aside=[MovedAside(relative(m.path), relative(m.aside)) for m in earlier_moves]
+            + [MovedAside(relative(o), relative(a)) for o, a in plan.to_move_aside],
+            plugin={
+                "version": plan.metadata.version,
+                "plugin_api": plan.metadata.plugin_api,
+                "platform": plan.metadata.platform,
+                "arch": plan.metadata.arch,
+                "bridges": dict(plan.metadata.bridges),
+            },
+            default_home=default_home,
+            installed_plugins=_installed_plugins_record(plan, relative),
+            created_dirs=list(
+                dict.fromkeys(
+                    [relative(d) for d in (previous.created_dirs if previous else [])]
+                    + [relative(d) for d in to_create]
+                )
+            ),
+            complete=complete,
+        )
+
+    def home_record(written_sha: str, backup: Path | None) -> DefaultHomeRecord:
+        if previous_record is not None:
+            # Keep what the file was before the *first* install: that is what uninstall restores.
+            return DefaultHomeRecord(
+                relative(previous_record.path),
+                previous_record.previous,
+                written_sha,
+                relative(previous_record.backup_created) if previous_record.backup_created else None,
+            )
+        return DefaultHomeRecord(
+            relative(home_file), before, written_sha, relative(backup) if backup else None
+        )
+
+    previous_manifest = read_regular_bytes(layout.manifest) if previous is not None else None
     created_dirs: list[Path] = []
     moved: list[tuple[Path, Path]] = []
     written: list[Path] = []
     default_home_state: tuple[bytes | None, Path | None] | None = None  # before, backup made now
     installed_plugins_before: bytes | None = None  # set once installedPlugins.xml was rewritten
-
-    def make_dirs(folder: Path) -> None:
-        missing = []
-        current = folder
-        while not current.exists():
-            missing.append(current)
-            current = current.parent
-        for path in reversed(missing):
-            path.mkdir()
-            created_dirs.append(path)
 
     def rollback() -> None:
         if installed_plugins_before is not None:
@@ -390,25 +467,38 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
             with contextlib.suppress(OSError):
                 path.unlink()
         if default_home_state is not None:
-            before, backup = default_home_state
-            with contextlib.suppress(OSError):
-                if before is None:
-                    layout.default_home_file.unlink()
+            home_before, backup = default_home_state
+            with contextlib.suppress(OSError, UserFacingError):
+                if home_before is None:
+                    home_file.unlink()
                 else:
-                    atomic_write_bytes(layout.default_home_file, before, backup=False)
+                    atomic_write_bytes(home_file, home_before, backup=False)
                 if backup is not None:
                     backup.unlink()
         for original, aside in reversed(moved):
             with contextlib.suppress(OSError):
                 os.replace(aside, original)
+        with contextlib.suppress(OSError, UserFacingError):
+            if previous_manifest is None:
+                layout.manifest.unlink()
+            else:
+                atomic_write_bytes(layout.manifest, previous_manifest, backup=False)
         for folder in reversed(created_dirs):
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
     try:
-        make_dirs(plugins_dir)
+        for folder in to_create:
+            if folder == plugins_dir or folder in plugins_dir.parents:
+                folder.mkdir()
+                created_dirs.append(folder)
+        journal = manifest_with(home_record(PENDING, backup_expected), complete=False)
+        write_manifest(layout.manifest, journal, "install (started)")
+        for folder in to_create:
+            if not folder.exists():
+                folder.mkdir()
+                created_dirs.append(folder)
         for original, aside in plan.to_move_aside:
-            make_dirs(aside.parent)
             os.replace(original, aside)
             moved.append((original, aside))
         edit = plan.installed_plugins_edit
@@ -420,56 +510,20 @@ def execute_install(plan: InstallPlan) -> InstallManifest:
                 (plugins_dir / stale).unlink()
         for source, target, _ in plan.files:
             destination = plugins_dir / target
-            make_dirs(destination.parent)
             existed = destination.exists()
             atomic_copy(source, destination)
             if not existed:
                 written.append(destination)
 
-        home_file = layout.default_home_file
-        previous_record = plan.previous.default_home if plan.previous else None
-        before = read_regular_bytes(home_file) if home_file.exists() else None
-        backup_existed = backup_path_for(home_file).exists()
-        make_dirs(home_file.parent)
         write_default_home(home_file, plan.prefix, command="install")
-        backup_made = backup_path_for(home_file) if not backup_existed and before is not None else None
+        backup_made = backup_expected
         if backup_made is not None and previous_record is not None:
             # A re-install replaced the file the previous install wrote: that copy is not the user's.
             backup_made.unlink()
             backup_made = None
         default_home_state = (before, backup_made)
         written_sha = hashlib.sha256(read_regular_bytes(home_file)).hexdigest()
-        if previous_record is not None:
-            # Keep what the file was before the *first* install: that is what uninstall restores.
-            default_home = DefaultHomeRecord(
-                relative(previous_record.path),
-                previous_record.previous,
-                written_sha,
-                relative(previous_record.backup_created) if previous_record.backup_created else None,
-            )
-        else:
-            default_home = DefaultHomeRecord(
-                relative(home_file), before, written_sha, relative(backup_made) if backup_made else None
-            )
-        previous = plan.previous
-        earlier_moves = previous.moved_aside if previous else []
-        manifest = InstallManifest(
-            source_prefix=str(plan.prefix),
-            files=[InstalledFile(target, sha) for _, target, sha in plan.files],
-            moved_aside=[MovedAside(relative(m.path), relative(m.aside)) for m in earlier_moves]
-            + [MovedAside(relative(o), relative(a)) for o, a in moved],
-            plugin={
-                "version": plan.metadata.version,
-                "plugin_api": plan.metadata.plugin_api,
-                "platform": plan.metadata.platform,
-                "arch": plan.metadata.arch,
-                "bridges": dict(plan.metadata.bridges),
-            },
-            default_home=default_home,
-            installed_plugins=_installed_plugins_record(plan, relative),
-            created_dirs=[relative(d) for d in (previous.created_dirs if previous else [])]
-            + [relative(d) for d in created_dirs],
-        )
+        manifest = manifest_with(home_record(written_sha, backup_made), complete=True)
         write_manifest(layout.manifest, manifest, "install")
     except OSError as error:
         rollback()
@@ -496,6 +550,5 @@ def _installed_plugins_record(
     path = relative(plan.layout.installed_plugins_xml)
     if earlier is None:
         return InstalledPluginsRecord(path, edit.previous, edit.removed, installed_plugins.sha256(edit.new))
-    return InstalledPluginsRecord(
-        path, earlier.previous, earlier.removed + edit.removed, installed_plugins.sha256(edit.new)
-    )
+    removed = list(dict.fromkeys(earlier.removed + edit.removed))  # a re-run after a kill removes them again
+    return InstalledPluginsRecord(path, earlier.previous, removed, installed_plugins.sha256(edit.new))

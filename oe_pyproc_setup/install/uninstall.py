@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import atomic_write_bytes, read_regular_bytes
+from oe_pyproc_setup.fsutil import atomic_write_bytes, read_regular_bytes, temp_leftovers
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, running_gui_processes_for
 from oe_pyproc_setup.install import installed_plugins
 from oe_pyproc_setup.install.containment import OwnedFolders, manifest_violations, refuse_violations
-from oe_pyproc_setup.install.manifest import InstallManifest, read_manifest
+from oe_pyproc_setup.install.manifest import PENDING, InstallManifest, read_manifest
 from oe_pyproc_setup.install.plugin import os_error
 from oe_pyproc_setup.plugin_meta import sha256_file
 
@@ -31,6 +32,16 @@ def _current_bytes(path: Path) -> bytes | None:
         return read_regular_bytes(path)
     except OSError:
         return None
+
+
+def _written_by_install(data: bytes) -> bool:
+    """A default Home file that `install` wrote (its written_by says so): for a journal whose run was
+    killed between writing that file and recording its hash."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and str(record.get("written_by", "")).endswith(" install")
 
 
 @dataclass
@@ -76,6 +87,8 @@ def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
     restore, conflicts = [], []
     for moved in manifest.moved_aside:
         original, aside = owned.from_manifest(moved.path), owned.from_manifest(moved.aside)
+        if not manifest.complete and original.exists() and not os.path.lexists(aside):
+            continue  # an install killed before it moved this one: nothing to put back
         if original.exists() or not aside.exists():
             conflicts.append((aside, original))
         else:
@@ -85,7 +98,12 @@ def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
     if record is not None:
         home_file = owned.from_manifest(record.path)
         current = _current_bytes(home_file)
-        if current is not None and hashlib.sha256(current).hexdigest() == record.written_sha256:
+        if current == record.previous:
+            action = "none"  # as it was before install (an install killed before it wrote the file)
+        elif current is not None and (
+            hashlib.sha256(current).hexdigest() == record.written_sha256
+            or (record.written_sha256 == PENDING and _written_by_install(current))
+        ):
             action = "remove" if record.previous is None else "restore"
         else:
             action = "keep (changed since install)"
@@ -175,6 +193,11 @@ def execute_uninstall(plan: UninstallPlan) -> list[str]:
             if backup is not None and _current_bytes(backup) == record.previous:
                 backup.unlink()
         layout.manifest.unlink()
+        # Temp files of a write that was killed (an interrupted install) are ours too.
+        written = [*plan.remove, *plan.missing, layout.manifest, layout.installed_plugins_xml]
+        written += [plan.default_home_file] if plan.default_home_file is not None else []
+        for leftover in (left for path in written for left in temp_leftovers(path)):
+            leftover.unlink()
         # Folders install created (ours, the moved-aside folder, a configs folder), deepest first, and only
         # when empty: anything the user added since stays.
         created = sorted(

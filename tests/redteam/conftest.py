@@ -27,7 +27,7 @@ if "redteam_helpers" not in sys.modules:
     sys.modules["redteam_helpers"] = _helpers
     _helpers_spec.loader.exec_module(_helpers)
 
-from redteam_helpers import INSTALLED_PLUGINS, Outcome, run
+from redteam_helpers import CHAIN, INSTALLED_PLUGINS, Outcome, run
 
 _CLI_CONFTEST = Path(__file__).resolve().parents[1] / "cli" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("oe_pyproc_cli_fixtures", _CLI_CONFTEST)
@@ -109,3 +109,16 @@ def victim(tmp_path: Path) -> Path:
     (folder / "thesis.txt").write_text("years of work\n")
     (folder / "empty-folder").mkdir()
     return folder
+
+
+@pytest.fixture
+def settings_root(tmp_path: Path) -> Path:
+    """A GUI root with identical lastConfig.xml and recoveryConfig.xml, reload on start-up on."""
+    root = tmp_path / "gui" / "open-ephys"
+    configs = root / "configs-api10"
+    configs.mkdir(parents=True)
+    (root / "plugins-api10").mkdir()
+    for name in ("lastConfig.xml", "recoveryConfig.xml"):
+        (configs / name).write_text(CHAIN.format(encoding="UTF-8"))
+    (configs / "windowState.xml").write_text('<MAINWINDOW shouldReloadOnStartup="1"/>\n')
+    return root

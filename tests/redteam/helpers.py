@@ -85,3 +85,10 @@ INSTALLED_PLUGINS = (
     '    <python-processor version="0.1.6" dllName="python-processor.so"/>\n'
     "  </InstalledPlugins>\n</PluginInstaller>\n"
 )
+
+CHAIN = (
+    '<?xml version="1.0" encoding="{encoding}"?>\n<SETTINGS>\n  <SIGNALCHAIN>\n'
+    '    <PROCESSOR pluginName="Python Processor" nodeId="7">\n'
+    '      <PROCESSOR_PARAMETERS python_home="/old" script_path="/s.py"/>\n'
+    "    </PROCESSOR>\n  </SIGNALCHAIN>\n</SETTINGS>\n"
+)
