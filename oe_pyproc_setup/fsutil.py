@@ -152,6 +152,17 @@ def atomic_copy(source: Path, target: Path) -> None:
     _remove_leftovers(target)
 
 
+def refuse_special_file(path: Path) -> None:
+    """UserFacingError when something other than a regular file (a FIFO, socket, device) is at `path`: we
+    neither read it nor replace it; a missing file or a folder is left to the caller."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UserFacingError(f"{path} is {file_kind(mode)}, not a regular file; nothing was changed")
+
+
 def check_writable(path: Path) -> None:
     """Raise the UserFacingError atomic_write_bytes would for `path` (read-only file or folder, missing
     folder, a folder in the way), without writing: lets a command check every file before it writes one."""
@@ -161,6 +172,7 @@ def check_writable(path: Path) -> None:
         raise UserFacingError(f"cannot write {path}: the folder {directory} does not exist")
     if path.is_dir():
         raise UserFacingError(f"cannot write {path}: it is a folder, a file was expected")
+    refuse_special_file(path)
     if path.exists() and is_marked_read_only(path):
         raise UserFacingError(
             f"{path} is read-only; not changed",

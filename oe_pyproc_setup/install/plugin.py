@@ -27,6 +27,7 @@ from oe_pyproc_setup.fsutil import (
     atomic_write_bytes,
     backup_path_for,
     read_regular_bytes,
+    refuse_special_file,
     temp_leftovers,
 )
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
@@ -297,6 +298,10 @@ def plan_install(
             raise UserFacingError(f"cannot move {path} aside: {aside} already exists; move one of them away")
         plan.to_move_aside.append((path, aside))
     refuse_violations(_paths_outside(plan), "this install")
+    for path in [layout.manifest, layout.default_home_file, layout.installed_plugins_xml]:
+        refuse_special_file(path)
+    for _, target, _ in files:
+        refuse_special_file(layout.plugins_dir / target)
     if plan.to_move_aside:
         plan.installed_plugins_edit = installed_plugins.plan_removal(
             layout.installed_plugins_xml, layout.plugins_dir, [original for original, _ in plan.to_move_aside]
