@@ -262,7 +262,14 @@ def new_script(
     click.echo("Next steps:")
     click.echo(f"  1. Edit the parameters at the top of {target.name}.")
     click.echo("  2. Try it offline, exactly as the plugin would run it:")
-    click.echo(f"       oe-pyproc run {quote(target)}")
+    # The Home and GUI the script was named against are the ones `run` must use: a printed command works
+    # as printed, also where no default Home is recorded.
+    same_setup = "".join(
+        f" {flag} {quote(value)}"
+        for flag, value in (("--python-home", python_home), ("--gui-root", gui_root))
+        if value
+    ) + (f" --api {api}" if api != 10 else "")
+    click.echo(f"       oe-pyproc run {quote(target)}{same_setup}")
     click.echo(
         "  3. In the Open Ephys GUI: add a Python Processor to the signal chain and select this file as"
     )
