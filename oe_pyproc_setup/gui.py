@@ -19,6 +19,7 @@ from pathlib import Path
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import read_regular_bytes
 
+DEFAULT_API = 10  # the plugin API of GUI 1.0.x, `--api`'s default
 GUI_EXECUTABLE_NAMES = ("open-ephys", "open-ephys.exe", "Open Ephys GUI")
 DEV_BUILD_MARKER = "plugin-GUI/Build/"
 

@@ -103,7 +103,10 @@ def doctor(
     elif report:
         click.echo(render_report(outcome.findings, _context_info(context)))
     else:
-        click.echo(render_text(outcome.findings, verbose=verbose, encoding=stream_encoding(sys.stdout)))
+        encoding = stream_encoding(sys.stdout)
+        click.echo(
+            render_text(outcome.findings, verbose=verbose, encoding=encoding, gui_options=context.gui_options)
+        )
 
     if fix and _apply_fixes(outcome.findings, yes=yes, dry_run=dry_run, quiet=as_json):
         # Judge again from scratch: the exit status tells whether the fixes worked.

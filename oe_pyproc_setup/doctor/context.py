@@ -16,6 +16,7 @@ from oe_pyproc_setup.chains import ChainDocument, read_chain
 from oe_pyproc_setup.defaulthome import DefaultHome, read_default_home
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.gui import (
+    DEFAULT_API,
     GuiLayout,
     RunningProcess,
     gui_binary_path,
@@ -62,7 +63,7 @@ class Context:
     python_home: Path | None = None
     gui_root: Path | None = None
     gui_exe: Path | None = None
-    api: int = 10
+    api: int = DEFAULT_API
     verbose: bool = False
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
@@ -74,9 +75,11 @@ class Context:
         return resolve_layout(self.gui_root, self.api, self.gui_exe)
 
     @property
-    def gui_root_option(self) -> str:
-        """` --gui-root ROOT` for the commands a finding suggests, when the user gave one; else empty."""
-        return f" --gui-root {quote(self.layout.root)}" if self.gui_root is not None else ""
+    def gui_options(self) -> str:
+        """The options that chose the GUI (` --gui-root ROOT`, ` --api N`, as the user gave them) for the
+        commands a finding suggests: without them those commands would act on another GUI's folders."""
+        options = f" --gui-root {quote(self.layout.root)}" if self.gui_root is not None else ""
+        return options + (f" --api {self.api}" if self.api != DEFAULT_API else "")
 
     @cached_property
     def chains(self) -> list[ChainFile]:

@@ -82,8 +82,11 @@ def summary_line(findings: Sequence[Finding]) -> str:
     return ", ".join(parts)
 
 
-def render_text(findings: Sequence[Finding], *, verbose: bool = False, encoding: str = "utf-8") -> str:
-    """One line per finding; details for problems (all of them with `verbose`); remediation and commands."""
+def render_text(
+    findings: Sequence[Finding], *, verbose: bool = False, encoding: str = "utf-8", gui_options: str = ""
+) -> str:
+    """One line per finding; details for problems (all of them with `verbose`); remediation and commands.
+    `gui_options` (` --gui-root ROOT --api N` as given) go into the `doctor --fix` suggested."""
     marks = marks_for(encoding)
     width = max(len(mark) for mark in marks.values())
     lines: list[str] = []
@@ -97,7 +100,9 @@ def render_text(findings: Sequence[Finding], *, verbose: bool = False, encoding:
             lines.append(f"{indent}-> {finding.remediation.text}")
             lines.extend(f"{indent}     {command}" for command in finding.remediation.commands)
         if finding.fix and problem:
-            lines.append(f"{indent}-> `oe-pyproc doctor --fix` can do this: {finding.fix.description}")
+            lines.append(
+                f"{indent}-> `oe-pyproc doctor --fix{gui_options}` can do this: {finding.fix.description}"
+            )
         if verbose:
             lines.extend(f"{indent}see {link}" for link in finding.links)
     lines.append("")

@@ -50,7 +50,7 @@ def run(context: Context) -> list[Finding]:
                     details=details,
                     remediation=Remediation(
                         "Point the chain at an existing Home (and fix the script path in the GUI):",
-                        [f"oe-pyproc configure --python-home <Home>{context.gui_root_option}"],
+                        [f"oe-pyproc configure --python-home <Home>{context.gui_options}"],
                     ),
                 )
             )

@@ -14,7 +14,7 @@ def run(context: Context) -> list[Finding]:
         ("shared", layout.shared_dir),
     ]
     details = [f"{label}: {path} ({'present' if path.is_dir() else 'missing'})" for label, path in folders]
-    root_option = context.gui_root_option
+    root_option = context.gui_options
     if not layout.root.is_dir():
         return [
             CHECK.finding(

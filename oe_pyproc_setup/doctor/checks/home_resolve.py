@@ -14,11 +14,14 @@ def create_home_remediation(context: Context) -> Remediation:
     if usable is not None:
         return Remediation(
             f"Record a Home the plugin accepts (found via {usable.source}):",
-            [f"oe-pyproc configure --python-home {quote(usable.info.path)}"],
+            [f"oe-pyproc configure --python-home {quote(usable.info.path)}{context.gui_options}"],
         )
     return Remediation(
         "Create the Home environment (Python 3.10 with numpy and scipy), then record it:",
-        [CONDA_CREATE_COMMAND, 'oe-pyproc configure --python-home "<the new env\'s folder>"'],
+        [
+            CONDA_CREATE_COMMAND,
+            f'oe-pyproc configure --python-home "<the new env\'s folder>"{context.gui_options}',
+        ],
     )
 
 

@@ -53,7 +53,8 @@ def run(context: Context) -> list[Finding]:
                         "Use a Home the plugin can load (the environment it came from is one), e.g.:",
                         [
                             CONDA_CREATE_COMMAND,
-                            f"oe-pyproc configure --python-home {quote(manifest.source_prefix)}",
+                            "oe-pyproc configure --python-home "
+                            f"{quote(manifest.source_prefix)}{context.gui_options}",
                         ],
                     ),
                     subject="home",

@@ -46,7 +46,7 @@ def run(context: Context) -> list[Finding]:
     layout = context.layout
     if not layout.root.is_dir():
         return [CHECK.finding("skip", f"no GUI settings folder {layout.root} (see GUI folders)")]
-    install_command = f"oe-pyproc install{context.gui_root_option}"
+    install_command = f"oe-pyproc install{context.gui_options}"
     try:
         manifest = read_manifest(layout.manifest)
     except UserFacingError as error:
@@ -145,7 +145,7 @@ def run(context: Context) -> list[Finding]:
                     "Install from an environment that has the oe-pyproc package, or remove the plugin:",
                     [
                         f"{install_command} --prefix <environment>",
-                        f"oe-pyproc uninstall{context.gui_root_option}",
+                        f"oe-pyproc uninstall{context.gui_options}",
                     ],
                 ),
                 subject="source",
