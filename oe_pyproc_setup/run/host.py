@@ -60,9 +60,18 @@ class HostRun:
 
     def failure(self) -> UserFacingError:
         """Why this run gave no usable report, as the user should read it."""
-        meaning = HOST_EXIT_MEANINGS.get(
-            self.exit_code or 0, f"the host stopped with exit code {self.exit_code}"
-        )
+        # Codes 3-5 are the host's only with its report (it writes one for them): without a report, such
+        # a code came from a script ending the process (os._exit(3)), not from a Home or script problem.
+        known = self.exit_code == 2 or (self.report is not None and self.exit_code in HOST_EXIT_MEANINGS)
+        if known:
+            meaning = HOST_EXIT_MEANINGS[self.exit_code or 0]
+        elif self.report is None:
+            meaning = (
+                f"the host stopped with exit code {self.exit_code} without writing its report (a script "
+                "ending the process, e.g. with os._exit, does this)"
+            )
+        else:
+            meaning = f"the host stopped with exit code {self.exit_code}"
         if self.exit_code is not None and self.exit_code < 0:
             meaning = f"the host crashed (signal {-self.exit_code})"
         message = self.report.fatal_message if self.report is not None else ""
@@ -78,7 +87,7 @@ class HostRun:
         hint = None
         if self.exit_code == 3:
             hint = "Check the Home with `oe-pyproc doctor`, or choose another with --python-home."
-        code = self.exit_code if self.exit_code in HOST_EXIT_MEANINGS else 1
+        code = self.exit_code if known else 1
         return UserFacingError("\n".join(lines), exit_code=code or 1, hint=hint)
 
 

@@ -138,6 +138,14 @@ def _outcome(plan: Plan, run: HostRun, sink: OutputSink, writer: RecordingWriter
         if run.interrupted and report is None:
             raise UserFacingError("interrupted before the host wrote a report", exit_code=EXIT_INTERRUPTED)
         raise run.failure()
+    if not run.interrupted and report.samples < plan.source.num_samples:
+        # Never a success with data missing: a script that read the host's standard input (its data)
+        # or forked ended the run early without an error of its own.
+        raise UserFacingError(
+            f"the host processed {report.samples} of the {plan.source.num_samples} input samples and then "
+            "stopped without an error: the rest of the data is missing (a script that reads standard input "
+            "or forks can do this)",
+        )
     outcome = Outcome(
         plan=plan,
         run=run,

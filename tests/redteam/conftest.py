@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -122,3 +123,26 @@ def settings_root(tmp_path: Path) -> Path:
         (configs / name).write_text(CHAIN.format(encoding="UTF-8"))
     (configs / "windowState.xml").write_text('<MAINWINDOW shouldReloadOnStartup="1"/>\n')
     return root
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def host() -> Path:
+    """The built oe-pyproc-host: $OE_PYPROC_TEST_HOST, else part 20's build/native, else
+    build/redteam-host (.ci/parts/50-redteam.sh builds it when part 20 did not run)."""
+    candidates = [os.environ.get("OE_PYPROC_TEST_HOST", "")]
+    candidates += [str(REPO_ROOT / "build" / d / "oe-pyproc-host") for d in ("native", "redteam-host")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).absolute()
+    pytest.fail(
+        "no built oe-pyproc-host: set OE_PYPROC_TEST_HOST or run .ci/parts/50-redteam.sh", pytrace=False
+    )
+
+
+@pytest.fixture(scope="session")
+def run_home(numpy_home: Path) -> Path:
+    """The Home scripts run with: a venv of pyenv's 3.10 with numpy."""
+    return numpy_home
