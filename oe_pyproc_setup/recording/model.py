@@ -19,6 +19,11 @@ INT16_MIN, INT16_MAX = -32768, 32767
 WRITTEN_FORMAT_VERSION = "1.0.0"
 # Above any acquisition board's rate; `run --sample-rate` has the same bound.
 MAX_SAMPLE_RATE = 1_000_000.0
+# bit_volts (physical units per int16 step) a recording can sensibly carry: from an ADC channel in volts
+# (about 1.5e-4) to µV headstage channels (0.195) with room on both sides. Outside, the data would be all
+# zeros, clipped or meaningless once scaled: refused, never run silently.
+MIN_BIT_VOLTS = 1e-9
+MAX_BIT_VOLTS = 1e4
 
 
 class RecordingError(UserFacingError):

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from oe_pyproc_setup.recording.model import (
+    MAX_BIT_VOLTS,
     MAX_SAMPLE_RATE,
+    MIN_BIT_VOLTS,
     OEBIN,
     Channel,
     Recording,
@@ -112,6 +114,19 @@ def _field(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _bit_volts(entry: dict[str, Any], where: str) -> float:
+    """A channel's bit_volts: finite, positive and of a size some recording system uses."""
+    value: float = _field(entry, "bit_volts", float, where)
+    if not MIN_BIT_VOLTS <= value <= MAX_BIT_VOLTS:
+        problem = "must be positive" if value <= 0 else "is beyond any recording system's"
+        raise RecordingError(
+            f"{where}: field 'bit_volts' is {value!r}: it {problem} ({MIN_BIT_VOLTS:g} to {MAX_BIT_VOLTS:g} "
+            "units per step); the channel's data cannot be scaled, nothing was run",
+            hint="The recording's structure.oebin is damaged or was edited; restore it from the original.",
+        )
+    return value
+
+
 def _read_channels(entry: dict[str, Any], where: str) -> list[Channel]:
     raw_channels = entry.get("channels")
     if not isinstance(raw_channels, list) or not raw_channels:
@@ -123,7 +138,7 @@ def _read_channels(entry: dict[str, Any], where: str) -> list[Channel]:
         channels.append(
             Channel(
                 name=str(raw.get("channel_name", f"CH{index + 1}")),
-                bit_volts=_field(raw, "bit_volts", float, f"{where}, channel {index}"),
+                bit_volts=_bit_volts(raw, f"{where}, channel {index} ({raw.get('channel_name', '?')})"),
                 units=str(raw.get("units", "uV")),
                 description=str(raw.get("description", "")),
                 identifier=str(raw.get("identifier", "")),
@@ -131,6 +146,8 @@ def _read_channels(entry: dict[str, Any], where: str) -> list[Channel]:
             )
         )
     declared = entry.get("num_channels")
+    if declared is not None and (not isinstance(declared, int) or isinstance(declared, bool)):
+        raise RecordingError(f"{where}: field 'num_channels' is not a whole number (found {declared!r})")
     if isinstance(declared, int) and declared != len(channels):
         raise RecordingError(f"{where}: num_channels is {declared} but {len(channels)} channels are listed")
     return channels
@@ -210,9 +227,7 @@ def _read_spike_channel(folder: Path, entry: Any, index: int) -> tuple[str, Spik
     if not isinstance(sources, list) or not sources:
         raise RecordingError(f"{where}: no 'source_channels' list")
     volts = [
-        _field(
-            source if isinstance(source, dict) else {}, "bit_volts", float, f"{where}, source_channels[{i}]"
-        )
+        _bit_volts(source if isinstance(source, dict) else {}, f"{where}, source_channels[{i}]")
         for i, source in enumerate(sources)
     ]
     spike_dir = folder / "spikes" / spike_folder

@@ -3,6 +3,7 @@ the checked script, the host, the Home, the input and the block size), decided b
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,12 +137,36 @@ class Plan:
 def import_numpy() -> None:
     try:
         import numpy  # noqa: F401
-    except ImportError:
+    except ModuleNotFoundError as missing:
+        if missing.name != "numpy":
+            raise _broken_numpy(missing) from None
         raise UserFacingError(
             "`oe-pyproc run` needs numpy to decode recordings and read the processed data, and it is not "
             f"installed for this Python ({sys.executable})",
             hint="Install the extra: pip install 'oe-pyproc-setup[run]'",
         ) from None
+    except Exception as error:  # a numpy that fails to import: any exception its __init__ raises
+        raise _broken_numpy(error) from None
+
+
+def _broken_numpy(error: Exception) -> UserFacingError:
+    """numpy is there but cannot be imported (often another Python's numpy on PYTHONPATH)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("numpy")
+    except (ImportError, ValueError):
+        spec = None
+    where = f" from {spec.origin}" if spec is not None and spec.origin else ""
+    on_path = (
+        " PYTHONPATH is set: it may name another Python's numpy." if os.environ.get("PYTHONPATH") else ""
+    )
+    summary = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
+    return UserFacingError(
+        f"`oe-pyproc run` could not import numpy{where} ({summary}).{on_path}",
+        hint="Run with PYTHONPATH unset, or repair numpy for this Python "
+        f"({sys.executable} -m pip install --force-reinstall numpy).",
+    )
 
 
 def _is_png(path: Path) -> bool:

@@ -288,3 +288,43 @@ def test_channel_major_is_the_transpose(count: int) -> None:
     result = channel_major(samples[:, :5])  # a strided view, as a channel subset of a memory map is
     assert result.flags.c_contiguous and result.dtype == np.dtype("<i2")
     assert np.array_equal(result, samples[:, :5].T)
+
+
+@pytest.mark.parametrize(
+    ("bit_volts", "why"),
+    [
+        (0.0, "must be positive"),
+        (-0.195, "must be positive"),
+        (float("nan"), "not a finite number"),
+        (float("inf"), "not a finite number"),
+        (1e12, "beyond any recording system's"),
+        (1e-20, "beyond any recording system's"),
+    ],
+)
+def test_impossible_bit_volts_is_refused_with_the_field_named(
+    make_recording, bit_volts: float, why: str
+) -> None:  # type: ignore[no-untyped-def]
+    """One bad channel among good ones: once produced a silent channel of zeros with exit code 0."""
+    made = make_recording(samples=100, channels=4, bit_volts=[0.195, 0.195, bit_volts, 0.195])
+    with pytest.raises(RecordingError) as refused:
+        open_recording(made.folder)
+    message = refused.value.message
+    assert "'bit_volts'" in message and "channel 2" in message and why in message
+
+
+def test_impossible_channel_count_and_sample_rate_are_refused(make_recording) -> None:  # type: ignore[no-untyped-def]
+    made = make_recording(samples=100, channels=4)
+    oebin = made.folder / "structure.oebin"
+    original = json.loads(oebin.read_text())
+    for field, value, expected in (
+        ("num_channels", 5, "num_channels is 5 but 4 channels are listed"),
+        ("num_channels", "4", "'num_channels' is not a whole number"),
+        ("sample_rate", 0, "sample_rate must be positive"),
+        ("sample_rate", -30000.0, "sample_rate must be positive"),
+        ("sample_rate", 1e12, "beyond any acquisition board's"),
+    ):
+        changed = json.loads(json.dumps(original))
+        changed["continuous"][0][field] = value
+        oebin.write_text(json.dumps(changed))
+        with pytest.raises(RecordingError, match=expected):
+            open_recording(made.folder)

@@ -182,7 +182,10 @@ def test_odd_numbers_are_usage_errors_not_tracebacks(
     [
         ({"sample_rate": float("nan")}, "field 'sample_rate' is not a finite number (found nan)"),
         ({"sample_rate": 1e308}, "sample_rate 1e+308 Hz is beyond any acquisition board's"),
-        ({"bit_volts": float("inf")}, "channel 0: field 'bit_volts' is not a finite number (found inf)"),
+        (
+            {"bit_volts": float("inf")},
+            "channel 0 (CH1): field 'bit_volts' is not a finite number (found inf)",
+        ),
     ],
 )
 def test_recording_metadata_with_non_finite_numbers(  # type: ignore[no-untyped-def]
@@ -251,3 +254,25 @@ def test_a_report_of_another_schema_is_refused_not_half_read() -> None:
         HostReport.from_output('oe-pyproc-host: noise\n{"schema": 1, "stream": {"samples": 5}}').samples == 5
     )  # type: ignore[union-attr]
     assert HostReport.from_output("") is None and HostReport.from_output("{not json") is None
+
+
+@pytest.mark.parametrize(
+    "init",
+    ["raise RuntimeError('compiled for another Python')\n", "def broken(:\n", "import numpy.core._x\n"],
+)
+def test_a_broken_numpy_on_pythonpath_is_a_message_not_a_traceback(
+    init: str, tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    shadow = tmp_path / "shadow" / "numpy"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(init)
+    script = copy_template("processor", tmp_path)
+    result = subprocess.run(
+        cli_command("run", str(script)),
+        capture_output=True,
+        text=True,
+        env={**isolated_env, "PYTHONPATH": str(tmp_path / "shadow")},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "could not import numpy from " + str(shadow / "__init__.py") in result.stderr
+    assert "PYTHONPATH is set" in result.stderr and "Traceback" not in result.stderr

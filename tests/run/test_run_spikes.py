@@ -269,3 +269,22 @@ def test_inconsistent_spike_files_give_a_clear_error(  # type: ignore[no-untyped
     result = run_cli(str(script), *host_args(host_path, test_home), "--recording", str(made.folder))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"a spike file of electrode 'Tetrode 1' is missing: {folder / 'waveforms.npy'}" in result.stderr
+
+
+def test_a_zero_bit_volts_recording_is_refused_by_run_before_anything_runs(  # type: ignore[no-untyped-def]
+    make_recording, host_path: Path, test_home: Path, tmp_path: Path
+) -> None:
+    made = make_recording(samples=3000, channels=3, bit_volts=[0.195, 0.0, 0.195])
+    script = copy_template("bandpass", tmp_path)
+    output = tmp_path / "out"
+    done = run_cli(
+        str(script),
+        "--recording",
+        str(made.session),
+        "--output",
+        str(output),
+        *host_args(host_path, test_home),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "'bit_volts' is 0.0: it must be positive" in done.stderr and "channel 1" in done.stderr
+    assert "Traceback" not in done.stderr and not output.exists()
