@@ -1,3 +1,3 @@
-from oe_pyproc_setup.cli import main
+from oe_pyproc_setup.entry import main
 
 main()
