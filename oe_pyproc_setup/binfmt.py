@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from oe_pyproc_setup.fsutil import ensure_regular
+
 BinaryFormat = Literal["elf", "pe", "macho", "macho-fat"]
 
 # ELF e_machine values.
@@ -138,6 +140,7 @@ def read_binary_info(path: Path) -> BinaryInfo | None:
     """The format and architectures of the binary at `path` (symlinks followed); None if not a binary
     we know or not readable. A PE whose headers lie beyond the first 4 KiB is read further as needed."""
     try:
+        ensure_regular(path)  # a FIFO given as --gui-exe would block the read for ever
         with open(path, "rb") as handle:
             head = handle.read(4096)
             if head[:2] == b"MZ" and len(head) >= 0x40:

@@ -57,6 +57,14 @@ def file_kind(mode: int) -> str:
     return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
+def ensure_regular(path: Path) -> None:
+    """NotARegularFile unless `path` is a regular file (a symbolic link to one is followed); call before
+    opening a file that may be user-supplied. FileNotFoundError and other OSErrors pass through."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file", str(path))
+
+
 def read_regular_bytes(path: Path) -> bytes:
     """The bytes of `path`, which must be a regular file (a symbolic link to one is followed).
 
@@ -66,9 +74,7 @@ def read_regular_bytes(path: Path) -> bytes:
     # O_NONBLOCK: a FIFO put in place between the stat and the open must not block the open itself;
     # regular files ignore the flag.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):  # checked before open: opening some devices has effects of its own
-        raise NotARegularFile(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file", str(path))
+    ensure_regular(path)  # before open: opening some devices has effects of its own
     fd = os.open(path, flags)
     try:
         mode = os.fstat(fd).st_mode

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -24,11 +26,20 @@ class FiniteFloatRange(click.FloatRange):
 
 class PathArgument(click.Path):
     """click.Path that refuses the empty string: Path("") is the current folder, so `--gui-root ""` (an unset
-    shell variable) would quietly act on whatever folder the user stands in."""
+    shell variable) would quietly act on whatever folder the user stands in. A path the file system cannot
+    even look up (a name longer than it allows) is refused here too: pathlib's exists() raises for it, deep
+    inside whichever command got it."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path was given (an unset variable?); name a file or folder.", param, ctx)
+        try:
+            os.stat(value)
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                self.fail(f"the path is too long for the file system: {error.strerror}.", param, ctx)
+        except ValueError:  # a NUL byte: no file system path holds one
+            self.fail("the path holds a NUL byte; no file can be named so.", param, ctx)
         return super().convert(value, param, ctx)
 
 

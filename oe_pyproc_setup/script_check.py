@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import read_regular_bytes
 
 CLASS_NAME = "PyProcessor"
 Severity = Literal["error", "warning"]
@@ -412,7 +413,7 @@ def check_script(path: Path) -> CheckResult:
     if path.is_dir():
         raise UserFacingError(f"script {path} is a folder; give the .py file that defines class {CLASS_NAME}")
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)  # a FIFO would block for ever, /dev/zero would fill the memory
     except OSError as error:
         raise UserFacingError(f"cannot read script {path}: {error.strerror or error}") from None
     # Python (and so the plugin) reads a script in the encoding its coding declaration names, else UTF-8.

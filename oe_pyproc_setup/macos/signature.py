@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from oe_pyproc_setup.binfmt import parse_binary_header
+from oe_pyproc_setup.fsutil import ensure_regular
 
 LC_CODE_SIGNATURE = 0x1D
 SUPERBLOB_MAGIC = 0xFADE0CC0
@@ -234,6 +235,7 @@ def parse_der_entitlements(data: bytes) -> dict[str, Any]:
 
 def read_signatures(path: Path) -> list[SliceSignature]:
     """One entry per slice (one for a thin Mach-O); [] when `path` is not a Mach-O. OSError propagates."""
+    ensure_regular(path)  # never blocks on a FIFO: NotARegularFile is an OSError
     with open(path, "rb") as handle:
         head = handle.read(4096)
         info = parse_binary_header(head)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.fsutil import ensure_regular
 from oe_pyproc_setup.hostfind import FoundHost
 from oe_pyproc_setup.script_check import CheckResult
 
@@ -171,6 +172,7 @@ def _broken_numpy(error: Exception) -> UserFacingError:
 
 def _is_png(path: Path) -> bool:
     try:
+        ensure_regular(path)  # a FIFO is no PNG, and opening it would block for ever
         with open(path, "rb") as handle:
             return handle.read(8) == b"\x89PNG\r\n\x1a\n"
     except OSError:
