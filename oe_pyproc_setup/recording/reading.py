@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from oe_pyproc_setup.fsutil import ensure_regular, read_regular_bytes
 from oe_pyproc_setup.recording.model import (
     MAX_BIT_VOLTS,
     MAX_SAMPLE_RATE,
@@ -67,7 +68,7 @@ def find_recording_folder(path: Path) -> Path:
 def _load_oebin(folder: Path) -> dict[str, Any]:
     oebin = folder / OEBIN
     try:
-        text = oebin.read_text(encoding="utf-8")
+        text = read_regular_bytes(oebin).decode("utf-8")
     except OSError as error:
         raise RecordingError(f"cannot read {oebin}: {error.strerror or error}") from None
     except UnicodeDecodeError:
@@ -90,6 +91,7 @@ def _gui_version_number(version: str) -> tuple[int, int]:
 
 def _load_npy(path: Path, what: str, *, mmap: bool = True) -> np.ndarray:
     try:
+        ensure_regular(path)  # np.load on a FIFO would block for ever
         try:
             array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except ValueError:

@@ -146,3 +146,17 @@ def host() -> Path:
 def run_home(numpy_home: Path) -> Path:
     """The Home scripts run with: a venv of pyenv's 3.10 with numpy."""
     return numpy_home
+
+
+_RUN_CONFTEST = Path(__file__).resolve().parents[1] / "run" / "conftest.py"
+
+
+@pytest.fixture(scope="session")
+def write_recording() -> object:
+    """tests/run's writer of Binary-format recordings (made from the published format, not from ours)."""
+    spec = importlib.util.spec_from_file_location("oe_pyproc_run_fixtures", _RUN_CONFTEST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.write_binary_recording
