@@ -141,7 +141,7 @@ TAMPERINGS = [
 
 
 @pytest.mark.parametrize("tamper", TAMPERINGS, ids=lambda f: f.__name__.removeprefix("tamper_"))
-@pytest.mark.parametrize("command", ["uninstall", "reinstall"])
+@pytest.mark.parametrize("command", ["uninstall", "reinstall", "doctor"])
 def test_tampered_manifest_or_planted_link_changes_nothing(
     cli: Cli, plugin_env: Path, gui_root: Path, victim: Path, tamper: Any, command: str
 ) -> None:
@@ -153,11 +153,21 @@ def test_tampered_manifest_or_planted_link_changes_nothing(
     manifest_path.write_text(json.dumps(data, indent=2))
     before_root, before_victim = snapshot(gui_root), snapshot(victim)
 
-    if command == "uninstall":
-        outcome = uninstall(cli, gui_root)
+    if command == "doctor":  # reports it, reads nothing the manifest names
+        outcome = cli("doctor", "--json", "--gui-root", str(gui_root))
+        assert outcome.returncode == 1, outcome.stderr
+        outcome.clean()
+        findings = {f["id"]: f for f in json.loads(outcome.stdout)["findings"]}
+        assert findings["plugin.installed"]["status"] == "error"
+        assert "outside the folders" in findings["plugin.installed"]["message"]
+    elif command == "uninstall":
+        uninstall(cli, gui_root).refused(
+            "outside the folders of the GUI root that oe-pyproc owns", "nothing was done"
+        )
     else:
-        outcome = install(cli, plugin_env, gui_root, "--force")
-    outcome.refused("outside the folders of the GUI root that oe-pyproc owns", "nothing was done")
+        install(cli, plugin_env, gui_root, "--force").refused(
+            "outside the folders of the GUI root that oe-pyproc owns", "nothing was done"
+        )
     assert snapshot(gui_root) == before_root
     assert snapshot(victim) == before_victim
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.errors import UserFacingError
+from oe_pyproc_setup.install.containment import manifest_violations
 from oe_pyproc_setup.install.manifest import InstallManifest, read_manifest
 from oe_pyproc_setup.plugin_meta import (
     PLUGIN_FOLDER,
@@ -56,6 +57,21 @@ def run(context: Context) -> list[Finding]:
                 error.format_message(),
                 remediation=Remediation(
                     "Reinstall the plugin (the broken manifest is kept as it is):", [install_command]
+                ),
+            )
+        ]
+    outside = manifest_violations(manifest, layout) if manifest else []
+    if outside:  # a tampered or damaged manifest: nothing it names is read (install/uninstall refuse it too)
+        return [
+            CHECK.finding(
+                "error",
+                f"{layout.manifest} names paths outside the folders of the GUI root that oe-pyproc owns; "
+                "install and uninstall refuse it",
+                details=outside,
+                remediation=Remediation(
+                    "Check those paths; then remove the plugin folder and the manifest by hand and install "
+                    "again:",
+                    [install_command],
                 ),
             )
         ]
