@@ -87,8 +87,10 @@ def plan_uninstall(layout: GuiLayout, force: bool) -> UninstallPlan | None:
     restore, conflicts = [], []
     for moved in manifest.moved_aside:
         original, aside = owned.from_manifest(moved.path), owned.from_manifest(moved.aside)
-        if not manifest.complete and original.exists() and not os.path.lexists(aside):
-            continue  # an install killed before it moved this one: nothing to put back
+        if os.path.lexists(original) and not os.path.lexists(aside):
+            # Already in place: an install killed before it moved it, or an uninstall killed after it put
+            # it back (run again to finish).
+            continue
         if original.exists() or not aside.exists():
             conflicts.append((aside, original))
         else:
@@ -192,14 +194,14 @@ def execute_uninstall(plan: UninstallPlan) -> list[str]:
             backup = owned.from_manifest(record.backup_created) if record.backup_created else None
             if backup is not None and _current_bytes(backup) == record.previous:
                 backup.unlink()
-        layout.manifest.unlink()
         # Temp files of a write that was killed (an interrupted install) are ours too.
         written = [*plan.remove, *plan.missing, layout.manifest, layout.installed_plugins_xml]
         written += [plan.default_home_file] if plan.default_home_file is not None else []
         for leftover in (left for path in written for left in temp_leftovers(path)):
             leftover.unlink()
         # Folders install created (ours, the moved-aside folder, a configs folder), deepest first, and only
-        # when empty: anything the user added since stays.
+        # when empty: anything the user added since stays. Before the manifest goes, so that a run killed
+        # here is finished by the next one; the folder holding the manifest itself, after it.
         created = sorted(
             (owned.from_manifest(d) for d in plan.manifest.created_dirs),
             key=lambda p: len(p.parts),
@@ -208,6 +210,11 @@ def execute_uninstall(plan: UninstallPlan) -> list[str]:
         for folder in created:
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        layout.manifest.unlink()
+        for folder in created:
+            if folder in layout.manifest.parents:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     except OSError as error:
         raise os_error("uninstall stopped", error) from None
     return problems

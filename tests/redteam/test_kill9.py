@@ -172,3 +172,26 @@ def test_kill9_during_install(
         cli("uninstall", "--gui-root", str(gui_root)).succeeded()
         assert snapshot(gui_root) == before
     print(f"install killed at: {dict(outcomes)}")
+
+
+def test_kill9_during_uninstall(
+    cli: Cli, plugin_env: Path, gui_root: Path, seed: int = random.randrange(1 << 30)
+) -> None:
+    print(f"seed {seed}")
+    chance = random.Random(seed)
+    before = snapshot(gui_root)
+    install_args = ("install", "--prefix", str(plugin_env), "--gui-root", str(gui_root), "--replace-upstream")
+    args = ("uninstall", "--gui-root", str(gui_root))
+    adapter = gui_root / "plugins-api10" / "oe-pyproc" / "python-processor.so"
+    outcomes: Counter[str] = Counter()
+    for _ in range(max(ROUNDS // 2, 5)):
+        cli(*install_args).succeeded()
+        # aimed: from its first removal on
+        kill_once(args, lambda: not adapter.exists(), chance.uniform(0, 0.01))
+        manifest = gui_root / "plugins-api10" / "oe-pyproc-manifest.json"
+        upstream_back = (gui_root / "plugins-api10" / "python-processor.so").exists()
+        outcomes[f"upstream {'back' if upstream_back else 'aside'}, manifest {manifest.exists()}"] += 1
+        if manifest.exists():
+            cli(*args).succeeded()  # the next run finishes the job
+        assert snapshot(gui_root) == before
+    print(f"uninstall killed at: {dict(outcomes)}")
