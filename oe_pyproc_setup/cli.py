@@ -36,6 +36,10 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "install": CommandEntry("oe_pyproc_setup.commands.install:install", "Install the plugin into the GUI."),
     "uninstall": CommandEntry("oe_pyproc_setup.commands.uninstall:uninstall", "Undo install in the GUI."),
+    "macos": CommandEntry(
+        "oe_pyproc_setup.commands.macos:macos",
+        "macOS: let the signed GUI load our plugin (asks first), undo it.",
+    ),
 }
 
 
