@@ -2,8 +2,10 @@
 # macOS, checked on real Mach-O files from PyPI's macOS wheels (downloaded into build/, never committed):
 # numpy's thin arm64 and x86_64 wheels (ad hoc signed or unsigned) and cmake's universal2 wheel, whose
 # cmake is signed by a Developer ID with the hardened runtime and without disable-library-validation, as
-# the GUI is. The CLI's architecture and signature checks, install's stop, and the loader's Mach-O reading
-# (binary_architectures_of) on the same files.
+# the GUI is. The CLI's architecture, numpy-architecture (an x86_64 numpy in an arm64 Home) and signature
+# checks, install's stop, allow-plugins' plan and refusal off macOS (its codesign path against a fake
+# codesign that records its arguments), and the loader's Mach-O reading (binary_architectures_of) on the
+# same files: both sides must agree.
 source "$(dirname "$0")/../lib.sh"
 ci_apt cmake ninja-build g++ clang-format openssl
 ci_venv

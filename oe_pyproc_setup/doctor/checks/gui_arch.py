@@ -1,4 +1,6 @@
-"""The GUI binary's architecture against the Home's: the plugin embeds the Home in the GUI's process.
+"""The GUI binary's architecture against the Home's, and against numpy's compiled core module in the Home
+(a pip-installed numpy of another architecture, e.g. an x86_64 wheel in an arm64 Home, fails at import):
+the plugin embeds the Home in the GUI's process.
 
 A universal (fat) macOS GUI runs as the Mac's native architecture, or as x86_64 under Rosetta when started
 with "Open using Rosetta"; its process, not the file, decides which Home works (*unverified* on a Mac here).
@@ -7,11 +9,25 @@ with "Open using Rosetta"; its process, not the file, decides which Home works (
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
-from oe_pyproc_setup.binfmt import normalize_machine
+from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
+from oe_pyproc_setup.doctor.checks.home_numpy import install_numpy_command
 from oe_pyproc_setup.doctor.context import Context
 from oe_pyproc_setup.doctor.model import Check, Finding, Remediation
 from oe_pyproc_setup.home import CONDA_CREATE_COMMAND
+
+
+def numpy_core_module(numpy_path: Path | None) -> Path | None:
+    """numpy's compiled core (`_multiarray_umath`: numpy 2 in _core/, 1.x in core/), None if not found."""
+    if numpy_path is None:
+        return None
+    for folder in ("_core", "core"):
+        found = sorted((numpy_path / folder).glob("_multiarray_umath.*"))
+        binaries = [p for p in found if p.suffix in (".so", ".pyd")]
+        if binaries:
+            return binaries[0]
+    return None
 
 
 def run(context: Context) -> list[Finding]:
@@ -50,6 +66,26 @@ def run(context: Context) -> list[Finding]:
                 remediation=remediation,
             )
         ]
+    numpy_core = numpy_core_module(home.info.numpy_path)
+    numpy_info = read_binary_info(numpy_core) if numpy_core is not None else None
+    if numpy_core is not None and numpy_info is not None:
+        details.append(f"numpy: {numpy_core}: {', '.join(numpy_info.archs)}")
+        numpy_matching = [arch for arch in matching if arch in numpy_info.archs]
+        if not numpy_matching:
+            return [
+                CHECK.finding(
+                    "error",
+                    f"numpy in the Home is {'/'.join(numpy_info.archs)} but the Home and the GUI are "
+                    f"{'/'.join(matching)}: `import numpy` fails in the GUI",
+                    details=details,
+                    remediation=Remediation(
+                        f"Reinstall numpy for {'/'.join(matching)} in the Home (a pip run under another "
+                        "architecture, e.g. Rosetta, installs that architecture's wheel):",
+                        [install_numpy_command(context)],
+                    ),
+                )
+            ]
+        matching = numpy_matching
     if len(gui_archs) == 1:
         return [CHECK.finding("ok", f"GUI and Home are both {gui_archs[0]}", details=details)]
     native = normalize_machine(platform.machine())
