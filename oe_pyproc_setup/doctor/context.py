@@ -32,6 +32,7 @@ from oe_pyproc_setup.home import (
     judge_candidates,
 )
 from oe_pyproc_setup.install.manifest import read_manifest
+from oe_pyproc_setup.macos.library_validation import default_macos_gui_binary
 from oe_pyproc_setup.shell import quote
 
 
@@ -117,7 +118,8 @@ class Context:
 
     @cached_property
     def gui_binary(self) -> GuiBinary | None:
-        """--gui-exe, else the executable of a running GUI; None when neither is known."""
+        """--gui-exe, else the executable of a running GUI, else (macOS) the app in /Applications; None when
+        none is known."""
         if self.gui_exe is not None:
             path = gui_binary_path(Path(self.gui_exe).expanduser())
             return GuiBinary(path, "--gui-exe", read_binary_info(path))
@@ -128,6 +130,9 @@ class Context:
                     f"running GUI (pid {process.pid})",
                     read_binary_info(process.executable),
                 )
+        default_app = default_macos_gui_binary()
+        if default_app is not None:
+            return GuiBinary(default_app, "the app in /Applications", read_binary_info(default_app))
         return None
 
     # ----------------------------------------------------------------------------------------- Homes

@@ -118,6 +118,11 @@ def gui_binary_to_check(gui_exe: Path | None, running_executables: list[Path]) -
         return gui_binary_path(Path(gui_exe).expanduser())
     if running_executables:
         return running_executables[0]
+    return default_macos_gui_binary()
+
+
+def default_macos_gui_binary() -> Path | None:
+    """On macOS, the executable of the app where the GUI's installer puts it, when it is there."""
     if platform.system() == "Darwin" and DEFAULT_MACOS_APP.is_dir():
         return gui_binary_path(DEFAULT_MACOS_APP)
     return None

@@ -152,6 +152,12 @@ def plan_allow_plugins(gui_exe: Path, backup_root: Path) -> AllowPluginsPlan:
         already_allowed=already_allowed,
     )
     record = _read_record(backup_dir)
+    if record is not None and record.get("after") is None:
+        # codesign never finished (the process was killed): the backup holds the only original files.
+        raise UserFacingError(
+            f"an earlier allow-plugins on {target} did not finish; {backup_dir} holds its original files",
+            hint=f"Put them back first: oe-pyproc macos undo-allow-plugins --gui-exe {quote(target)}",
+        )
     if record is not None and not plan.already_allowed:
         # A backup whose app no longer matches what we signed: the GUI was updated or reinstalled since.
         plan.replaces_stale_backup = True
@@ -327,12 +333,17 @@ def plan_undo(gui_exe: Path, backup_root: Path) -> UndoPlan:
     backup_dir = backup_dir_for(target, backup_root)
     record = _read_record(backup_dir)
     reinstall = "Reinstall the GUI from its official download to get its original signature back."
-    if record is None or not record.get("after"):
+    if record is None:
         raise UserFacingError(
             f"oe-pyproc has no backup of {target}'s signature (looked in {backup_dir})", hint=reinstall
         )
     root = _root_of(target)
     current = _hashes(root, signature_affected_files(target))
+    if record.get("after") is None:
+        # An interrupted re-sign: the app's state is unknown, the backup is the original: put it all back
+        # and remove signature files the original did not have.
+        added = sorted(set(current) - set(record["files"]))
+        return UndoPlan(target, backup_dir, record, sorted(record["files"]), added)
     if current != record["after"]:
         changed = sorted(
             name
@@ -349,7 +360,9 @@ def plan_undo(gui_exe: Path, backup_root: Path) -> UndoPlan:
 
 
 def describe_undo(plan: UndoPlan) -> list[str]:
-    lines = [f"the GUI: {plan.target}, re-signed by oe-pyproc at {plan.record.get('signed_at')}"]
+    when = plan.record.get("signed_at")
+    state = f"re-signed by oe-pyproc at {when}" if when else "an interrupted oe-pyproc re-sign"
+    lines = [f"the GUI: {plan.target}, {state}"]
     lines.append(f"put back {len(plan.restore)} files from {plan.backup_dir}:")
     lines += [f"  {name}" for name in plan.restore]
     lines += [f"remove {name} (added by codesign)" for name in plan.remove]

@@ -227,3 +227,27 @@ def test_undo_refuses_an_app_changed_since(
     assert "Reinstall the GUI" in raised.value.format_message()
     replan = plan_allow_plugins(gui_app, backups)  # the update brought library validation back
     assert not replan.already_allowed and replan.replaces_stale_backup
+
+
+def test_an_interrupted_resign_keeps_its_backup_and_undo_restores_it(
+    gui_app: Path, tmp_path: Path, fake_codesign: tuple[Path, Path]
+) -> None:
+    """The record as it is between the backup and codesign's end (a killed run): allow-plugins refuses to
+    replace that backup, and undo puts the original files back whatever state the app was left in."""
+    script, _ = fake_codesign
+    original = tree(gui_app)
+    backups = tmp_path / "backups"
+    plan = plan_allow_plugins(gui_app, backups)
+    execute_allow_plugins(plan, codesign=str(script))
+    record_file = plan.backup_dir / "record.json"
+    record = json.loads(record_file.read_text())
+    record.update(signed_at=None, after=None, created=None)
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(UserFacingError) as raised:
+        plan_allow_plugins(gui_app, backups)
+    assert "did not finish" in raised.value.format_message()
+    assert "undo-allow-plugins" in raised.value.format_message()
+    undo = plan_undo(gui_app, backups)
+    assert undo.remove == ["Contents/PlugIns/Builtin.bundle/Contents/_CodeSignature/CodeResources"]
+    execute_undo(undo)
+    assert tree(gui_app) == original and not plan.backup_dir.exists()

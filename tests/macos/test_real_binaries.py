@@ -192,3 +192,28 @@ def test_install_stops_before_copying(
     anyway = cli(*args, "--ignore-gui-signature")
     assert anyway.returncode == 0, anyway.stderr
     assert (gui_root / "plugins-api10" / "oe-pyproc" / "python-processor.so").is_file()
+
+
+def test_on_macos_the_app_in_applications_is_checked_without_gui_exe(
+    mac_binaries: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS is simulated (platform.system and the /Applications path replaced): with no --gui-exe and no
+    running GUI, doctor and install look at the app where the GUI's installer puts it."""
+    from oe_pyproc_setup.doctor import context as context_module
+    from oe_pyproc_setup.doctor.checks import gui_entitlements
+    from oe_pyproc_setup.errors import UserFacingError
+    from oe_pyproc_setup.macos import library_validation
+
+    app = crafted_app(mac_binaries["cmake"], tmp_path)
+    monkeypatch.setattr(library_validation, "DEFAULT_MACOS_APP", app)
+    monkeypatch.setattr(library_validation.platform, "system", lambda: "Darwin")
+    context = context_module.Context(gui_root=tmp_path / "root")
+    monkeypatch.setattr(context_module.Context, "running_guis", [])
+    assert context.gui_binary is not None
+    assert context.gui_binary.path == app / "Contents" / "MacOS" / "Open Ephys GUI"
+    assert context.gui_binary.source == "the app in /Applications"
+    (finding,) = gui_entitlements.run(context)
+    assert finding.status == "error" and "library validation admits only" in finding.message
+    with pytest.raises(UserFacingError) as raised:
+        library_validation.refuse_library_validation(None, [], "arm64")
+    assert f"({app / 'Contents' / 'MacOS' / 'Open Ephys GUI'}, arm64): it is signed" in str(raised.value)
