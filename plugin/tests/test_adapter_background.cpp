@@ -1,6 +1,7 @@
 // Background checks with real threads: the newest check's result is applied, superseded and cancelled ones
 // never are, and destroying the owner during a check neither waits for it nor applies its result.
 #include "adapter_check.h"
+#include "oe_pyproc_adapter_logic.h"
 #include "oe_pyproc_background_check.h"
 
 #include <chrono>
@@ -145,4 +146,17 @@ TEST_CASE("destroying the owner during a check returns at once and applies nothi
 
 TEST_CASE("pin_this_module keeps the binary holding the code loaded") {
     CHECK(pin_this_module());
+}
+
+TEST_CASE("status while a Home is checked: the Home's path, the script waiting, the JSON field") {
+    StatusInfo status;
+    status.script_path = "/s/filter.py";
+    status.checking_home = "/envs/slow";
+    std::vector<std::string> lines = status_lines(status);
+    CHECK_CONTAINS(lines[0], "checking Home");
+    CHECK_CONTAINS(lines[0], "/envs/slow");
+    CHECK_CONTAINS(lines[1], "filter.py - waiting for the Home check");
+    CHECK_CONTAINS(status_json(status), "\"checking_home\": \"/envs/slow\"");
+    status.checking_home.clear();
+    CHECK_CONTAINS(status_lines(status)[1], "not loaded");
 }

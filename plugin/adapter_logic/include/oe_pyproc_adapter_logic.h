@@ -161,8 +161,9 @@ struct StatusInfo {
     bool loaded = false;
     bool faulted = false;
     ErrorPolicy policy = ErrorPolicy::Bypass;
-    std::string last_error;    // full message + traceback, "" if none
-    std::string home_problem;  // why no Home is used (NoHome/Refuse), "" otherwise
+    std::string last_error;     // full message + traceback, "" if none
+    std::string home_problem;   // why no Home is used (NoHome/Refuse), "" otherwise
+    std::string checking_home;  // the Home being checked off the message thread, "" when no check runs
     TimingSnapshot timing;
 };
 

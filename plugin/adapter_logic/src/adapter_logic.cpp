@@ -336,7 +336,9 @@ void append_json_string(std::string& out, const std::string& value) {
 
 std::vector<std::string> status_lines(const StatusInfo& status) {
     std::vector<std::string> lines;
-    if (!status.home.empty()) {
+    if (!status.checking_home.empty() && status.home.empty()) {
+        lines.push_back("Home: checking Home\u2026 " + status.checking_home);
+    } else if (!status.home.empty()) {
         lines.push_back("Home: " + status.home +
                         (status.python_version.empty() ? "" : " (Python " + status.python_version + ")"));
     } else {
@@ -346,7 +348,10 @@ std::vector<std::string> status_lines(const StatusInfo& status) {
         lines.push_back("Script: none");
     } else {
         // The policy has its own control in the editor and its own field in the JSON status.
-        std::string state = status.faulted ? "FAULTED, reload to recover" : (status.loaded ? "loaded" : "not loaded");
+        std::string state = status.faulted                  ? "FAULTED, reload to recover"
+                            : status.loaded                 ? "loaded"
+                            : !status.checking_home.empty() ? "waiting for the Home check"
+                                                            : "not loaded";
         lines.push_back("Script: " + file_name(status.script_path) + " - " + state);
     }
     if (!status.last_error.empty()) {
@@ -374,6 +379,8 @@ std::string status_json(const StatusInfo& status) {
     out += status.faulted ? "true" : "false";
     out += ", \"policy\": ";
     append_json_string(out, to_string(status.policy));
+    out += ", \"checking_home\": ";
+    append_json_string(out, status.checking_home);
     out += ", \"home_problem\": ";
     append_json_string(out, status.home_problem);
     out += ", \"last_error\": ";
