@@ -122,7 +122,7 @@ def read_plugin_metadata(path: Path) -> PluginMetadata:
         version=data["version"],
         plugin_api=api,
         platform=normalize_platform(data["platform"]),
-        arch=normalize_machine(data["arch"]),  # CMake says aarch64 where binfmt says arm64
+        arch=normalize_machine(data["arch"]),  # metadata written before the names were unified said aarch64
         bridges={str(k): str(v) for k, v in bridges.items()},
     )
 

@@ -26,7 +26,15 @@ from oe_pyproc_setup.commands._output import mark
 from oe_pyproc_setup.defaulthome import write_default_home
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import atomic_write_bytes, check_writable
-from oe_pyproc_setup.gui import GuiLayout, refuse_another_apis_root, running_gui_processes_for
+from oe_pyproc_setup.gui import (
+    GuiLayout,
+    RunningProcess,
+    executable_plugin_dirs,
+    gui_binary_path,
+    gui_process_arch,
+    refuse_another_apis_root,
+    running_gui_processes_for,
+)
 from oe_pyproc_setup.home import (
     HomeCandidate,
     JudgedHome,
@@ -36,7 +44,14 @@ from oe_pyproc_setup.home import (
     judge_candidates,
     render_table,
 )
-from oe_pyproc_setup.options import PathArgument, api_option, gui_root_option, python_home_option
+from oe_pyproc_setup.home.host import HostJudge, find_host_judge
+from oe_pyproc_setup.options import (
+    PathArgument,
+    api_option,
+    gui_exe_option,
+    gui_root_option,
+    python_home_option,
+)
 
 
 @dataclass
@@ -50,19 +65,21 @@ def _is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _choose_home(rules: PluginRules, gui_arch: str | None) -> JudgedHome:
+def _choose_home(rules: PluginRules, gui_arch: str | None, host: HostJudge | None) -> JudgedHome:
     """No --python-home: propose the active conda env if it passes; else let the user pick on a terminal;
     without one, fail and list the candidates."""
     active = os.environ.get("CONDA_PREFIX")
     if active:
-        [judged] = judge_candidates([HomeCandidate(Path(active), "CONDA_PREFIX (active)")], rules, gui_arch)
+        [judged] = judge_candidates(
+            [HomeCandidate(Path(active), "CONDA_PREFIX (active)")], rules, gui_arch, host=host
+        )
         if judged.verdict.status == "ok":
             if not _is_interactive():
                 click.echo(f"Using the active conda environment {judged.info.path} (it passes the checks).")
                 return judged
             if click.confirm(f"Use the active conda environment {judged.info.path}?", default=True):
                 return judged
-    candidates = judge_candidates(discover_homes(), rules, gui_arch)
+    candidates = judge_candidates(discover_homes(), rules, gui_arch, host=host)
     usable = [row for row in candidates if row.verdict.status != "error"]
     listing = render_table(candidates, rules)
     if not _is_interactive():
@@ -78,6 +95,27 @@ def _choose_home(rules: PluginRules, gui_arch: str | None) -> JudgedHome:
         click.echo(f"  {number}) {row.info.path}  ({row.verdict.status})")
     choice = click.prompt("Which Home", type=click.IntRange(1, len(usable)), default=1)
     return usable[choice - 1]
+
+
+def _gui_arch(gui_exe: Path | None, running: Sequence[RunningProcess]) -> tuple[str | None, str]:
+    """The GUI's architecture from --gui-exe, else from a running GUI (as doctor finds it); None when
+    neither is known (nothing to check against)."""
+    if gui_exe is not None:
+        if not gui_exe.exists():
+            raise UserFacingError(f"--gui-exe {gui_exe} does not exist", hint="Nothing was written.")
+        arch = gui_process_arch(gui_binary_path(gui_exe))
+        if arch is None:
+            raise UserFacingError(
+                f"--gui-exe {gui_exe}: not a GUI binary whose architecture can be read",
+                hint="Nothing was written.",
+            )
+        return arch, f"--gui-exe {gui_exe}"
+    for process in running:
+        if process.executable is not None:
+            arch = gui_process_arch(process.executable)
+            if arch is not None:
+                return arch, f"the running GUI (pid {process.pid})"
+    return None, ""
 
 
 def _plan_edits(paths: Sequence[Path], home_text: str) -> list[PlannedFile]:
@@ -127,6 +165,7 @@ def _warn_if_not_effective(layout: GuiLayout, planned: Sequence[PlannedFile], no
     help="Edit this saved chain file instead of the GUI's lastConfig.xml/recoveryConfig.xml (repeatable).",
 )
 @gui_root_option
+@gui_exe_option
 @api_option
 @click.option("--force", is_flag=True, help="Go ahead despite warnings about the Home or a running GUI.")
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
@@ -135,6 +174,7 @@ def configure(
     python_home: Path | None,
     chains: tuple[Path, ...],
     gui_root: Path | None,
+    gui_exe: Path | None,
     api: int,
     force: bool,
     dry_run: bool,
@@ -142,7 +182,10 @@ def configure(
 ) -> None:
     """Write a checked Python Home into the GUI's settings.
 
-    The Home is validated first (an unusable one is refused; --force only overrides warnings). Then
+    The Home is validated first (an unusable one is refused; --force only overrides warnings): by the
+    plugin's own loader through its host (oe-pyproc-host --check-home) when one is at hand, else by the
+    loader's rules from the Home's files; with --gui-exe or a running GUI, its architecture must match the
+    Home's. A development build's folder (--gui-exe .../plugin-GUI/Build/...) is its saved-state root. Then
     `python_home` is set in every Python Processor of lastConfig.xml and recoveryConfig.xml, identically,
     or of the --chain files; the GUI must be closed (it rewrites these files) unless --force. The default
     Home file configs-api<N>/oe-pyproc.json is written too. Every file is written atomically, with one
@@ -150,7 +193,7 @@ def configure(
     """
     from oe_pyproc_setup.gui import resolve_layout
 
-    layout = resolve_layout(gui_root, api)
+    layout = resolve_layout(gui_root, api, gui_exe)
     if gui_root is not None and not layout.root.is_dir():
         raise UserFacingError(
             f"--gui-root {layout.root} does not exist",
@@ -170,7 +213,8 @@ def configure(
             raise UserFacingError(f"--chain {chain} does not exist")
 
     # Rules: from the GUI's plugin folder; else from a chain's libraryVersion.
-    rules = detect_plugin_rules(layout)
+    beside_gui = executable_plugin_dirs(gui_exe) if gui_exe is not None else []
+    rules = detect_plugin_rules(layout, executable_plugin_dirs=beside_gui)
     if rules.source.startswith("no plugin installed") and targets:
         try:
             from oe_pyproc_setup.chains import read_chain
@@ -179,12 +223,18 @@ def configure(
         except UserFacingError:
             library_versions = []
         if library_versions:
-            rules = detect_plugin_rules(layout, library_versions[0])
+            rules = detect_plugin_rules(layout, library_versions[0], beside_gui)
 
+    # The GUI's architecture (--gui-exe, else a running GUI) is checked with the Home before anything is
+    # written: an x86_64 GUI under Rosetta cannot load an arm64 Home.
+    running_anywhere = running_gui_processes_for(layout)
+    running = running_anywhere if not chains else []  # a --chain file is not rewritten by the GUI
+    gui_arch, gui_arch_source = _gui_arch(gui_exe, running_anywhere)
+    host = find_host_judge(layout, python_home) if rules.name == "ours" else None
     if python_home is None:
-        judged = _choose_home(rules, None)
+        judged = _choose_home(rules, gui_arch, host)
     else:
-        [judged] = judge_candidates([HomeCandidate(python_home, "given")], rules)
+        [judged] = judge_candidates([HomeCandidate(python_home, "given")], rules, gui_arch, host=host)
     home_path = judged.info.path
     if judged.verdict.status == "error":
         raise UserFacingError(
@@ -198,7 +248,6 @@ def configure(
                 "the Home has warnings (above); pass --force to use it anyway. Nothing was written."
             )
 
-    running = running_gui_processes_for(layout) if not chains else []
     listed = ", ".join(f"pid {p.pid} ({p.executable or p.name})" for p in running)
     if running and not force:
         raise UserFacingError(
@@ -229,9 +278,14 @@ def configure(
 
     plugin_name = "oe-pyproc" if rules.name == "ours" else "upstream"
     prefix = "would write" if dry_run else "wrote"
+    judged_by = "its files" if judged.judged_by == "files" else judged.judged_by
     report: list[str] = [
-        f"Python Home: {home_path} ({judged.verdict.status}, judged for {plugin_name}'s plugin)"
+        f"Python Home: {home_path} ({judged.verdict.status}, "
+        f"judged for {plugin_name}'s plugin by {judged_by})"
     ]
+    if gui_arch is not None:
+        home_archs = "/".join(judged.info.archs) or "unknown"
+        report.append(f"  architecture: GUI {gui_arch} ({gui_arch_source}), Home {home_archs}")
     for plan in planned:
         count = len(plan.document.processors)
         if count == 0:

@@ -28,6 +28,8 @@ def _context_info(context: Any) -> dict[str, Any]:
     home = context.home
     info["python_home"] = str(home.info.path) if home else None
     info["python_home_source"] = home.source if home else None
+    info["python_home_status"] = home.verdict.status if home else None  # ok, warn or error (unusable)
+    info["python_home_judged_by"] = home.judged_by if home else None  # "files" or the host
     info["plugin_rules"] = context.rules.name
     return info
 

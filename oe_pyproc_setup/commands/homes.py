@@ -19,6 +19,7 @@ from oe_pyproc_setup.home import (
     judge_candidates,
     render_table,
 )
+from oe_pyproc_setup.home.host import find_host_judge
 from oe_pyproc_setup.options import FiniteFloatRange, PathArgument, gui_options
 
 JSON_SCHEMA = 1
@@ -77,7 +78,9 @@ def homes(
     Without PATH, Homes are discovered: the active conda env, this program's Python, conda's
     environments.txt and envs folders, pyenv versions, python.org/Homebrew (macOS), per-user and
     all-user installs (Windows). With PATHs only those are judged (add --all for both). Homes are
-    inspected from their files; --exec also runs their interpreter. Exit code 1 when a given PATH is
+    inspected from their files; --exec also runs their interpreter. For oe-pyproc's plugin, the plugin's
+    host (OE_PYPROC_HOST, the plugin's environment, the Home's, PATH) judges when one is at hand: its
+    loader runs the Home's interpreter; each row says which judged. Exit code 1 when a given PATH is
     unusable.
     """
     layout = resolve_layout(gui_root, api, gui_exe)
@@ -93,7 +96,8 @@ def homes(
     candidates = (
         discover_homes(paths) if (include_discovered or not paths) else discover_homes(paths, only_given=True)
     )
-    judged = judge_candidates(candidates, rules, gui_arch, execute=execute, timeout=timeout)
+    host = find_host_judge(layout, paths[0] if len(paths) == 1 else None) if rules.name == "ours" else None
+    judged = judge_candidates(candidates, rules, gui_arch, execute=execute, timeout=timeout, host=host)
 
     if as_json:
         document = {
@@ -101,6 +105,7 @@ def homes(
             "rules": rules.to_json(),
             "gui_root": str(layout.root),
             "gui_arch": gui_arch,
+            "judged_by": host.description if host is not None else "files",
             "homes": [row.to_json() for row in judged],
         }
         click.echo(json.dumps(document, indent=2))

@@ -105,10 +105,11 @@ def _warn_if_the_home_is_unusable(prefix: Path, layout: GuiLayout) -> None:
     """The environment becomes the default Home: say at once when the plugin cannot use it (a package
     installed into an environment without numpy, say) rather than leave it to the first load in the GUI."""
     from oe_pyproc_setup.home import HomeCandidate, detect_plugin_rules, judge_candidates
+    from oe_pyproc_setup.home.host import find_host_judge
 
-    [judged] = judge_candidates(
-        [HomeCandidate(prefix, "the environment installed from")], detect_plugin_rules(layout)
-    )
+    rules = detect_plugin_rules(layout)
+    host = find_host_judge(layout, prefix) if rules.name == "ours" else None
+    [judged] = judge_candidates([HomeCandidate(prefix, "the environment installed from")], rules, host=host)
     verdict = judged.verdict
     if verdict.status != "error":
         return

@@ -31,6 +31,7 @@ from oe_pyproc_setup.home import (
     discover_homes,
     judge_candidates,
 )
+from oe_pyproc_setup.home.host import HostJudge, find_host_judge
 from oe_pyproc_setup.install.manifest import read_manifest
 from oe_pyproc_setup.macos.library_validation import default_macos_gui_binary
 from oe_pyproc_setup.shell import quote
@@ -152,9 +153,21 @@ class Context:
             layout = None
         return detect_plugin_rules(layout, self.chain_library_version)
 
+    @cached_property
+    def host_judge(self) -> HostJudge | None:
+        """The plugin's host that judges Homes for our plugin (home.host); None: the file rules judge."""
+        if self.rules.name != "ours":
+            return None
+        try:
+            layout: GuiLayout | None = self.layout
+        except UserFacingError:
+            layout = None
+        return find_host_judge(layout, self.python_home, self.environ)
+
     def judge(self, path: Path, source: str) -> JudgedHome:
-        """The Home at `path` judged by the rules of the plugin the GUI will load."""
-        [judged] = judge_candidates([HomeCandidate(path, source)], self.rules)
+        """The Home at `path` judged for the plugin the GUI will load: by its host's loader when one is at
+        hand, else by the loader's rules from the files."""
+        [judged] = judge_candidates([HomeCandidate(path, source)], self.rules, host=self.host_judge)
         return judged
 
     @cached_property
@@ -206,7 +219,7 @@ class Context:
     def candidates(self) -> list[JudgedHome]:
         """Homes found on this machine (conda envs, pyenv, ...), judged; oe-python-plugin envs first."""
         found: list[HomeCandidate] = discover_homes(environ=self.environ, include_self=False)
-        return judge_candidates(found, self.rules)
+        return judge_candidates(found, self.rules, host=self.host_judge)
 
     @cached_property
     def usable_candidate(self) -> JudgedHome | None:

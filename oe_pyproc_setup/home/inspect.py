@@ -20,7 +20,8 @@ from oe_pyproc_setup.fsutil import read_regular_bytes  # never opens a FIFO or d
 HomeKind = Literal["conda-env", "venv", "base-install", "not-python", "missing"]
 
 _LIB_PYTHON_DIR = re.compile(r"^python(\d+)\.(\d+)t?$")
-_LIBPYTHON_FILE = re.compile(r"^libpython(\d+)\.(\d+)[a-z]*\.(so(\.[\d.]+)?|dylib)$")
+# What the loader dlopens: the soname file or the dev link (no debug `d` or free-threaded `t` builds).
+_LIBPYTHON_FILE = re.compile(r"^libpython(\d+)\.(\d+)\.(so|so\.1\.0|dylib)$")
 _WINDOWS_DLL = re.compile(r"^python(\d)(\d+)\.dll$", re.IGNORECASE)
 _VERSION_TEXT = re.compile(r"^(\d+)\.(\d+)")
 
@@ -92,7 +93,8 @@ class HomeInfo:
 
 def _read_pyvenv_cfg(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in read_regular_bytes(path).decode("utf-8", errors="replace").splitlines():
+    # utf-8-sig: CPython reads a pyvenv.cfg that starts with a byte-order mark (an editor's) as usual.
+    for line in read_regular_bytes(path).decode("utf-8-sig", errors="replace").splitlines():
         key, sep, value = line.partition("=")
         if sep:
             values[key.strip().lower()] = value.strip()
@@ -157,7 +159,7 @@ def _find_libpython(prefix: Path, version: tuple[int, int] | None) -> Path | Non
             candidates.extend(p for p in folder.iterdir() if _LIBPYTHON_FILE.match(p.name))
     if version:
         wanted = f"libpython{version[0]}.{version[1]}"
-        candidates = [p for p in candidates if p.name.startswith(wanted) and p.name[len(wanted)] in ".dm"]
+        candidates = [p for p in candidates if p.name.startswith(wanted + ".")]
     existing = [p for p in candidates if p.exists()]
     if existing:
         # Prefer the real soname file (libpython3.10.so.1.0) over the dev symlink, then the shortest path.
@@ -168,15 +170,18 @@ def _find_libpython(prefix: Path, version: tuple[int, int] | None) -> Path | Non
     return None
 
 
-def _find_interpreter(prefix: Path, version: tuple[int, int] | None) -> Path | None:
-    names = []
-    if version:
-        names.append(f"bin/python{version[0]}.{version[1]}")
-    names += ["bin/python3", "bin/python", "python.exe", "Scripts/python.exe"]
+def _find_interpreter(
+    prefix: Path, version: tuple[int, int] | None, windows: bool, venv: bool
+) -> Path | None:
+    """The interpreter the loader runs (its `import numpy` check) and embeds as sys.executable: bin/python3,
+    else bin/python3.X; on Windows a venv's Scripts/python.exe or an install's python.exe."""
+    if windows:
+        names = ["Scripts/python.exe" if venv else "python.exe"]
+    else:
+        names = ["bin/python3"] + ([f"bin/python{version[0]}.{version[1]}"] if version else [])
     for name in names:
-        candidate = prefix / name
-        if os.path.lexists(candidate):
-            return candidate
+        if (prefix / name).is_file():
+            return prefix / name
     return None
 
 
@@ -325,7 +330,7 @@ def _inspect(path: Path) -> HomeInfo:
             info.stdlib_dir is not None and (info.stdlib_dir / "encodings" / "__init__.py").is_file()
         )
 
-    info.interpreter = _find_interpreter(path, info.version)
+    info.interpreter = _find_interpreter(path, info.version, windows, kind == "venv")
     for binary in (info.libpython, info.interpreter):
         if binary is None:
             continue
@@ -348,7 +353,8 @@ def _inspect(path: Path) -> HomeInfo:
 
     if info.version is None and info.interpreter is None and info.stdlib_dir is None:
         info.kind = "not-python"
-        info.problems.append("no Python found here (no bin/python, lib/pythonX.Y, python.exe or conda-meta)")
-    elif info.interpreter is not None and not info.interpreter.exists():
-        info.problems.append(f"{info.interpreter.relative_to(path)} is a broken symbolic link")
+        info.problems.append("no Python found here (no bin/python3, lib/pythonX.Y, python.exe or conda-meta)")
+    for name in ("bin/python3", "python.exe", "Scripts/python.exe"):
+        if os.path.islink(path / name) and not (path / name).exists():
+            info.problems.append(f"{name} is a broken symbolic link")
     return info

@@ -12,7 +12,12 @@ from oe_pyproc_setup.gui import GuiLayout
 from oe_pyproc_setup.home.inspect import HomeInfo
 from oe_pyproc_setup.home.probe import ProbeResult
 from oe_pyproc_setup.install.manifest import read_manifest
-from oe_pyproc_setup.plugin_meta import METADATA_FILE, find_upstream_plugins, read_plugin_metadata
+from oe_pyproc_setup.plugin_meta import (
+    METADATA_FILE,
+    find_upstream_plugins,
+    prefix_plugin_dir,
+    read_plugin_metadata,
+)
 
 Status = Literal["ok", "warn", "error"]
 
@@ -74,6 +79,22 @@ def _installed_by_us(layout: GuiLayout) -> set[Path]:
     return set() if manifest is None else {layout.plugins_dir / f.path for f in manifest.files}
 
 
+def _rules_of_the_package(api: int, why: str) -> PluginRules:
+    """Our rules with the bridges of the package `install` would install (the environment it installs
+    from): a Home is then accepted before install exactly when the plugin to be installed can load it."""
+    from oe_pyproc_setup.install.plugin import resolve_prefix  # install imports much; only needed here
+
+    try:
+        prefix, _ = resolve_prefix(None)
+    except UserFacingError:
+        return ours_rules(source=why)
+    folder = prefix_plugin_dir(prefix, api)
+    bridges = _bridges_in(folder) if folder.is_dir() else []
+    if not bridges:
+        return ours_rules(source=why)
+    return ours_rules(bridges, f"{why}; bridges of the package in {prefix}")
+
+
 def detect_plugin_rules(
     layout: GuiLayout | None,
     chain_library_version: str | None = None,
@@ -127,14 +148,14 @@ def detect_plugin_rules(
         return PluginRules("upstream", False, UPSTREAM.versions, f"upstream plugin at {where}", tuple(notes))
     if chain_library_version is not None:
         if OURS_LIBRARY_VERSION_MARKER in chain_library_version:
-            return ours_rules(source=f"chain saved by oe-pyproc ({chain_library_version})")
+            return _rules_of_the_package(layout.api, f"chain saved by oe-pyproc ({chain_library_version})")
         return PluginRules(
             "upstream",
             False,
             UPSTREAM.versions,
             f"chain saved by upstream's plugin (libraryVersion {chain_library_version!r})",
         )
-    return ours_rules(source="no plugin installed yet")
+    return _rules_of_the_package(layout.api, "no plugin installed yet")
 
 
 @dataclass(frozen=True)
@@ -237,6 +258,19 @@ def judge_home(info: HomeInfo, rules: PluginRules = OURS, gui_arch: str | None =
                 "Use a conda env or a Python built with --enable-shared "
                 "(pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared). " + create,
             )
+    if info.interpreter is None and info.venv_base_exists is not False:
+        expected = (
+            ("Scripts\\python.exe" if info.kind == "venv" else "python.exe")
+            if info.windows_layout
+            else f"bin/python3 or bin/python{info.version_text or '3.X'}"
+        )
+        add(
+            "interpreter-missing",
+            "error",
+            f"no interpreter ({expected}): the plugin runs it to check that numpy imports",
+            "Give the environment's prefix folder (the one holding bin/ or python.exe), or recreate it. "
+            + create,
+        )
     if info.arch is None and not info.archs:
         if info.kind != "venv" or info.venv_base_exists:
             add(

@@ -70,12 +70,12 @@ int main(int argc, char** argv) {
     using oe_pyproc::binary_architectures;
     using List = std::vector<std::string>;
     CHECK(binary_architectures(write(work / "elf-x86_64", elf(0x3E))) == List{"x86_64"});
-    CHECK(binary_architectures(write(work / "elf-aarch64", elf(0xB7))) == List{"aarch64"});
-    CHECK(binary_architectures(write(work / "macho-arm64", thin_macho(0x0100000C))) == List{"aarch64"});
+    CHECK(binary_architectures(write(work / "elf-aarch64", elf(0xB7))) == List{"arm64"});
+    CHECK(binary_architectures(write(work / "macho-arm64", thin_macho(0x0100000C))) == List{"arm64"});
     CHECK(binary_architectures(write(work / "macho-universal", universal_macho({0x01000007, 0x0100000C}))) ==
-          (List{"x86_64", "aarch64"}));
+          (List{"x86_64", "arm64"}));
     CHECK(binary_architectures(write(work / "pe-amd64", pe(0x8664))) == List{"x86_64"});
-    CHECK(binary_architectures(write(work / "pe-arm64", pe(0xAA64))) == List{"aarch64"});
+    CHECK(binary_architectures(write(work / "pe-arm64", pe(0xAA64))) == List{"arm64"});
     Bytes java(64, 0);
     put_u32(java, 0, 0xCAFEBABE, false);
     put_u32(java, 4, 0x34, false);  // a class file version, not an architecture count
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
           home / "lib" / "libpython3.10.so.1.0"}) {
         std::ofstream(file) << "\n";
     }
-    write(home / "bin" / "python3", thin_macho(oe_pyproc::process_arch() == "aarch64" ? 0x01000007 : 0x0100000C));
+    write(home / "bin" / "python3", thin_macho(oe_pyproc::process_arch() == "arm64" ? 0x01000007 : 0x0100000C));
     oe_pyproc::ValidationOptions options;
     options.bridge_dir = argv[2];
     const oe_pyproc::Validation validation = oe_pyproc::validate_home(home.string(), options);

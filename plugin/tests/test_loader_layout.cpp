@@ -160,7 +160,7 @@ void check_windows_layout(const fs::path& work) {
 
     const fs::path arm = work / "arm64";
     make_windows_base(arm, 0xAA64);  // the architecture is the DLL's: it is what LoadLibraryExW maps
-    CHECK(inspect_home(u8(arm), info, HomeLayout::Windows).empty() && info.arch == "aarch64");
+    CHECK(inspect_home(u8(arm), info, HomeLayout::Windows).empty() && info.arch == "arm64");
 
     write_file(work / "a-file", "");
     CHECK(contains(inspect_home(u8(work / "a-file"), info, HomeLayout::Windows), "%USERPROFILE%"));

@@ -52,7 +52,9 @@ def run(context: Context) -> list[Finding]:
             CHECK.finding(
                 "error",
                 f"no usable Python Home: {home.info.path} ({home.source}) will not load",
-                details=[f"tried {line}" for line in tried] + [r.message for r in home.verdict.reasons],
+                details=[f"tried {line}" for line in tried]
+                + [f"judged by {home.judged_by}"]
+                + [r.message for r in home.verdict.reasons],
                 remediation=create_home_remediation(context),
             )
         ]
@@ -60,8 +62,9 @@ def run(context: Context) -> list[Finding]:
     return [
         CHECK.finding(
             "ok",
-            f"{home.info.path} (from {home.source}), judged by the rules of "
-            f"{'oe-pyproc' if context.rules.name == 'ours' else 'upstream'}'s plugin",
+            f"{home.info.path} (from {home.source}), judged for "
+            f"{'oe-pyproc' if context.rules.name == 'ours' else 'upstream'}'s plugin by "
+            f"{'its files' if home.judged_by == 'files' else home.judged_by}",
             details=[f"rules: {context.rules.source}", *(f"skipped {line}" for line in skipped)],
         )
     ]

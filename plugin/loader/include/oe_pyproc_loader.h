@@ -38,11 +38,11 @@ struct HomeInfo {
     std::string path;         // as given, made absolute
     bool is_venv = false;     // pyvenv.cfg present
     std::string base_prefix;  // the base installation (== path unless venv)
-    std::string executable;   // path/bin/python3 (Windows: python.exe, venv Scripts\python.exe)
+    std::string executable;   // path/bin/python3, else bin/python3.X (Windows: python.exe, venv Scripts\python.exe)
     std::string version;      // "3.10" (from lib/python3.X or pyvenv.cfg)
     int major = 0, minor = 0;
     std::string libpython;  // base_prefix/lib/libpython3.X.so.1.0 (macOS .dylib, Windows base\python3XY.dll)
-    std::string arch;       // of the interpreter: "x86_64", "aarch64"; universal: "x86_64,aarch64"; "" unknown
+    std::string arch;       // of the interpreter: "x86_64", "arm64"; universal: "x86_64,arm64"; "" unknown
     std::string numpy_dir;  // site-packages/numpy found by scanning, "" if not found
 };
 
@@ -53,17 +53,19 @@ struct Validation {
     std::string numpy_version;  // from the subprocess check
 };
 
+// Which file layout a Home has: POSIX (bin/python3, lib/python3.X, lib/libpython3.X.so) or Windows
+// (python.exe, Lib\, python3XY.dll; a venv's Scripts\python.exe). Native is the layout of this build; the
+// other one can be inspected too, so the Windows rules are tested on Linux.
+// macOS is POSIX with libpython3.X.dylib or a framework's Python binary instead of libpython3.X.so.
+enum class HomeLayout { Posix, MacOS, Windows };
+HomeLayout native_home_layout();
+
 struct ValidationOptions {
+    HomeLayout layout = native_home_layout();  // another one only to test those rules on this machine
     std::string bridge_dir;  // where oe_pyproc_bridge_cp3XY.bridge live (macOS: or python-processor.bundle)
     std::chrono::milliseconds import_timeout{20000};  // for `<python> -I -c "import numpy"`
     bool check_numpy_import = true;
 };
-
-// Which file layout a Home has: POSIX (bin/python3, lib/python3.X, lib/libpython3.X.so|.dylib) or Windows
-// (python.exe, Lib\, python3XY.dll; a venv's Scripts\python.exe). Native is the layout of this build; the
-// other one can be inspected too, so the Windows rules are tested on Linux.
-enum class HomeLayout { Posix, Windows };
-HomeLayout native_home_layout();
 
 // Inspect a Home from its files only. Returns a reason string on failure (empty when it looks usable).
 // Paths are UTF-8 (converted to UTF-16 on Windows).
@@ -104,9 +106,9 @@ std::string bridge_file_name(int major, int minor);
 // Shared by the host's report and the adapter's status so both write the same JSON.
 std::string json_quote(const std::string& text);
 // Architectures in an executable or library: ELF, Mach-O (thin or universal) or PE, from its header;
-// names "x86_64", "aarch64", "i686", ...; empty when the format is not recognised.
+// names "x86_64", "arm64", "x86", "arm", ... (DESIGN §5, the CLI's names too); empty when the format is not recognised.
 std::vector<std::string> binary_architectures(const std::string& path);
-// CPU architecture this process runs as ("x86_64", "aarch64", ...; under Rosetta: x86_64).
+// CPU architecture this process runs as ("x86_64", "arm64", ...; under Rosetta: x86_64).
 std::string process_arch();
 
 // The process-wide Python runtime: libpython (global symbols) + the bridge (local). One per process; the

@@ -52,6 +52,13 @@ std::string pyvenv_value(const std::string& text, const std::string& key) {
     return "";
 }
 
+std::string expand_user(const std::string& path, const std::string& user_home, bool windows) {
+    if (path.empty() || path[0] != '~' || user_home.empty() || (path.size() > 1 && !is_separator(path[1], windows))) {
+        return path;
+    }
+    return without_trailing_separators(user_home, windows) + path.substr(1);
+}
+
 std::string venv_base_prefix(const std::string& home_value, bool windows) {
     const std::string home = without_trailing_separators(trim(home_value), windows);
     if (windows) {

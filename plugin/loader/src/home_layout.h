@@ -14,6 +14,10 @@ std::string trim(const std::string& text);
 // site.py lower-cases keys too); a UTF-8 byte order mark and CRLF line ends are tolerated. "" if absent.
 std::string pyvenv_value(const std::string& text, const std::string& key);
 
+// A leading "~" or "~/" (Windows also "~\\") replaced by `user_home`, as a shell or Python's
+// os.path.expanduser would: a Home typed as ~/miniforge3/envs/x in a chain is found. "~user" is left as is.
+std::string expand_user(const std::string& path, const std::string& user_home, bool windows);
+
 // The base installation a venv's pyvenv.cfg `home =` names. POSIX: `home` is the base's bin/ folder, so its
 // parent. Windows (unverified): `home` is the folder holding the base's python.exe, i.e. the base itself.
 // Trailing separators are dropped.

@@ -13,12 +13,12 @@ class Parser {
 public:
     explicit Parser(const std::string& text) : text_(text) {}
 
-    void parse_document(std::map<std::string, std::string>& strings) {
+    void parse_document(std::map<std::string, std::string>& strings, std::map<std::string, std::string>* numbers) {
         skip_space();
         if (peek() != '{') {
             fail("the document is not a JSON object");
         }
-        parse_object(&strings);
+        parse_object(&strings, numbers);
         skip_space();
         if (position_ != text_.size()) {
             fail("unexpected text after the object");
@@ -134,7 +134,7 @@ private:
         position_ += expected.size();
     }
 
-    void parse_number() {
+    std::string parse_number() {
         const size_t start = position_;
         if (peek() == '-') {
             ++position_;
@@ -145,25 +145,31 @@ private:
         if (position_ == start) {
             fail("unexpected character");
         }
+        return text_.substr(start, position_ - start);
     }
 
-    // Parses any value; strings are stored into *string_out when given.
-    void parse_value(std::string* string_out) {
+    // Parses any value; a string (or a number, as written) is stored into *scalar_out when given.
+    void parse_value(std::string* scalar_out) {
         skip_space();
         switch (peek()) {
-            case '{': parse_object(nullptr); break;
+            case '{': parse_object(nullptr, nullptr); break;
             case '[': parse_array(); break;
             case '"': {
                 std::string value = parse_string();
-                if (string_out != nullptr) {
-                    *string_out = std::move(value);
+                if (scalar_out != nullptr) {
+                    *scalar_out = std::move(value);
                 }
                 break;
             }
             case 't': parse_literal("true"); break;
             case 'f': parse_literal("false"); break;
             case 'n': parse_literal("null"); break;
-            default: parse_number();
+            default: {
+                std::string literal = parse_number();
+                if (scalar_out != nullptr) {
+                    *scalar_out = std::move(literal);
+                }
+            }
         }
         skip_space();
     }
@@ -186,7 +192,7 @@ private:
         }
     }
 
-    void parse_object(std::map<std::string, std::string>* strings) {
+    void parse_object(std::map<std::string, std::string>* strings, std::map<std::string, std::string>* numbers) {
         expect('{');
         skip_space();
         if (peek() == '}') {
@@ -198,11 +204,16 @@ private:
             const std::string key = parse_string();
             skip_space();
             expect(':');
-            const bool is_string = (skip_space(), peek() == '"');
+            skip_space();
+            const bool is_string = peek() == '"';
+            const bool is_number = peek() == '-' || (peek() >= '0' && peek() <= '9');
             std::string value;
-            parse_value(is_string ? &value : nullptr);
+            parse_value(is_string || is_number ? &value : nullptr);
             if (strings != nullptr && is_string) {
                 (*strings)[key] = value;
+            }
+            if (numbers != nullptr && is_number) {
+                (*numbers)[key] = value;
             }
             if (peek() == ',') {
                 ++position_;
@@ -219,9 +230,10 @@ private:
 
 }  // namespace
 
-std::string read_json_object_strings(const std::string& text, std::map<std::string, std::string>& strings) {
+std::string read_json_object_strings(const std::string& text, std::map<std::string, std::string>& strings,
+                                     std::map<std::string, std::string>* numbers) {
     try {
-        Parser(text).parse_document(strings);
+        Parser(text).parse_document(strings, numbers);
         return "";
     } catch (const std::runtime_error& error) {
         return error.what();

@@ -7,8 +7,10 @@
 
 namespace oe_pyproc {
 
-// Parses `text`; on success fills `strings` with the top-level object's string members and returns "".
+// Parses `text`; on success fills `strings` with the top-level object's string members (and `numbers`, when
+// given, with its number members as written, e.g. "schema" -> "1") and returns "".
 // Returns a description of the problem otherwise (not an object, syntax error at offset N).
-std::string read_json_object_strings(const std::string& text, std::map<std::string, std::string>& strings);
+std::string read_json_object_strings(const std::string& text, std::map<std::string, std::string>& strings,
+                                     std::map<std::string, std::string>* numbers = nullptr);
 
 }  // namespace oe_pyproc

@@ -363,9 +363,9 @@ uint32_t read_u32(const unsigned char* bytes, bool little) {
 std::string elf_machine_name(unsigned machine) {
     switch (machine) {
         case 0x3E: return "x86_64";
-        case 0xB7: return "aarch64";
-        case 0x03: return "i686";
-        case 0x28: return "armv7l";
+        case 0xB7: return "arm64";
+        case 0x03: return "x86";
+        case 0x28: return "arm";
         case 0x15: return "ppc64le";
         default: return "elf-machine-" + std::to_string(machine);
     }
@@ -374,9 +374,9 @@ std::string elf_machine_name(unsigned machine) {
 std::string macho_cpu_name(uint32_t cpu) {
     switch (cpu) {
         case 0x01000007: return "x86_64";
-        case 0x0100000C: return "aarch64";  // arm64
-        case 0x00000007: return "i686";
-        case 0x0000000C: return "armv7l";
+        case 0x0100000C: return "arm64";
+        case 0x00000007: return "x86";
+        case 0x0000000C: return "arm";
         default: return "macho-cpu-" + std::to_string(cpu);
     }
 }
@@ -384,8 +384,8 @@ std::string macho_cpu_name(uint32_t cpu) {
 std::string pe_machine_name(unsigned machine) {
     switch (machine) {
         case 0x8664: return "x86_64";
-        case 0xAA64: return "aarch64";
-        case 0x014C: return "i686";
+        case 0xAA64: return "arm64";
+        case 0x014C: return "x86";
         default: return "pe-machine-" + std::to_string(machine);
     }
 }
@@ -440,7 +440,7 @@ std::string process_arch() {
 #if defined(__x86_64__) || defined(_M_X64)
     return "x86_64";  // also an x86_64 build running under Rosetta or Windows' x64 emulation
 #elif defined(__aarch64__) || defined(_M_ARM64)
-    return "aarch64";
+    return "arm64";
 #elif defined(_WIN32)
     return "";
 #else
@@ -485,10 +485,20 @@ std::string read_string_member(const fs::path& file, const std::string& key, std
         return "";
     }
     std::map<std::string, std::string> strings;
-    const std::string error = read_json_object_strings(text, strings);
+    std::map<std::string, std::string> numbers;
+    const std::string error = read_json_object_strings(text, strings, &numbers);
     if (!error.empty()) {
         if (problem != nullptr) {
             *problem = from_path(file) + ": malformed JSON: " + error;
+        }
+        return "";
+    }
+    // Refused like the CLI refuses it: a file of another schema may mean something else by the same keys.
+    const auto schema = numbers.find("schema");
+    if (schema == numbers.end() || schema->second != "1") {
+        if (problem != nullptr) {
+            *problem = from_path(file) + ": schema " + (schema == numbers.end() ? "missing" : schema->second) +
+                       "; this plugin reads schema 1";
         }
         return "";
     }
@@ -510,6 +520,8 @@ std::string read_manifest_source_prefix(const std::string& gui_root, int api, st
 HomeLayout native_home_layout() {
 #if defined(_WIN32)
     return HomeLayout::Windows;
+#elif defined(__APPLE__)
+    return HomeLayout::MacOS;
 #else
     return HomeLayout::Posix;
 #endif
@@ -562,8 +574,38 @@ std::string read_venv(const fs::path& path, bool windows, HomeInfo& info, fs::pa
     return "";
 }
 
-std::string inspect_posix_home(const fs::path& path, HomeInfo& info) {
-    info.executable = from_path(path / "bin" / "python3");
+// pyvenv.cfg's include-system-site-packages, compared as CPython's site.py does (lower-cased "true").
+bool includes_system_site_packages(const HomeInfo& info, const std::string& cfg_text) {
+    std::string value = layout::pyvenv_value(cfg_text, "include-system-site-packages");
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return info.is_venv && value == "true";
+}
+
+// Where a POSIX prefix keeps packages: site-packages, and Debian's dist-packages (its python3 adds
+// local/lib/python3.X/dist-packages and lib/python3/dist-packages to sys.path).
+std::vector<fs::path> posix_package_dirs(const fs::path& prefix, const std::string& version) {
+    return {prefix / "lib" / ("python" + version) / "site-packages",
+            prefix / "local" / "lib" / ("python" + version) / "dist-packages",
+            prefix / "lib" / "python3" / "dist-packages"};
+}
+
+// lib/ and Debian's multiarch lib/<triplet>/ (e.g. lib/x86_64-linux-gnu), where libpython may live.
+std::vector<fs::path> posix_library_dirs(const fs::path& base) {
+    std::vector<fs::path> dirs = {base / "lib"};
+    std::vector<fs::path> multiarch;
+    std::error_code error;
+    for (fs::directory_iterator it(base / "lib", error), end; !error && it != end; it.increment(error)) {
+        if (from_path(it->path().filename()).find("-linux-gnu") != std::string::npos && is_dir(it->path())) {
+            multiarch.push_back(it->path());
+        }
+    }
+    std::sort(multiarch.begin(), multiarch.end());
+    dirs.insert(dirs.end(), multiarch.begin(), multiarch.end());
+    return dirs;
+}
+
+std::string inspect_posix_home(const fs::path& path, HomeInfo& info, bool macos) {
     fs::path base;
     std::string cfg_text;
     std::string problem = read_venv(path, false, info, base, cfg_text);
@@ -571,11 +613,6 @@ std::string inspect_posix_home(const fs::path& path, HomeInfo& info) {
         return problem;
     }
     info.base_prefix = from_path(base);
-    if (!is_file(to_path(info.executable))) {
-        return info.path +
-               " has no bin/python3: not a Python installation (pick the environment's folder, the "
-               "one containing bin/ and lib/)";
-    }
     std::error_code error;
     if (info.major == 0) {
         // The base's lib/python3.X folder holding the standard library.
@@ -589,27 +626,48 @@ std::string inspect_posix_home(const fs::path& path, HomeInfo& info) {
                 found.emplace_back(major, minor);
             }
         }
-        if (found.empty()) {
-            return info.path + " has no lib/python3.X folder: the standard library is missing";
+        if (!found.empty()) {
+            std::sort(found.begin(), found.end());
+            info.major = found.back().first;
+            info.minor = found.back().second;
         }
-        std::sort(found.begin(), found.end());
-        info.major = found.back().first;
-        info.minor = found.back().second;
     }
-    info.version = std::to_string(info.major) + "." + std::to_string(info.minor);
+    if (info.major != 0) {
+        info.version = std::to_string(info.major) + "." + std::to_string(info.minor);
+    }
+    // bin/python3; a venv or install without it still runs through bin/python3.X (what `python3.X -m venv
+    // --copies` or a hand-made layout may leave).
+    for (const std::string& name : {std::string("python3"), "python" + info.version}) {
+        if (!info.version.empty() || name == "python3") {
+            if (is_file(path / "bin" / name)) {
+                info.executable = from_path(path / "bin" / name);
+                break;
+            }
+        }
+    }
+    if (info.executable.empty()) {
+        return info.path + " has no bin/python3" + (info.version.empty() ? "" : " or bin/python" + info.version) +
+               ": not a Python installation (pick the environment's folder, the one containing bin/ and lib/)";
+    }
+    if (info.version.empty()) {
+        return info.path + " has no lib/python3.X folder: the standard library is missing";
+    }
     const fs::path stdlib = base / "lib" / ("python" + info.version);
     if (!is_file(stdlib / "os.py") || !is_file(stdlib / "encodings" / "__init__.py")) {
         return "the standard library of Python " + info.version + " is missing under " + from_path(stdlib) +
                " (os.py, encodings/): Python would fail to start with 'No module named encodings'";
     }
-#if defined(__APPLE__)
-    // Unverified: conda and Homebrew have lib/libpython3.X.dylib; a python.org framework build has it as a
-    // link to the framework's Python binary, which is tried last.
-    const std::vector<fs::path> libraries = {base / "lib" / ("libpython" + info.version + ".dylib"), base / "Python"};
-#else
-    const std::vector<fs::path> libraries = {base / "lib" / ("libpython" + info.version + ".so.1.0"),
-                                             base / "lib" / ("libpython" + info.version + ".so")};
-#endif
+    std::vector<fs::path> libraries;
+    if (macos) {
+        // Unverified: conda and Homebrew have lib/libpython3.X.dylib; a python.org framework build has it
+        // as a link to the framework's Python binary, which is tried last.
+        libraries = {base / "lib" / ("libpython" + info.version + ".dylib"), base / "Python"};
+    } else {
+        for (const auto& folder : posix_library_dirs(base)) {
+            libraries.push_back(folder / ("libpython" + info.version + ".so.1.0"));
+            libraries.push_back(folder / ("libpython" + info.version + ".so"));
+        }
+    }
     for (const auto& library : libraries) {
         if (is_file(library)) {
             info.libpython = from_path(library);
@@ -618,12 +676,14 @@ std::string inspect_posix_home(const fs::path& path, HomeInfo& info) {
     }
     if (info.libpython.empty()) {
         return "no shared library " + from_path(libraries.front().filename()) + " in " + from_path(base / "lib") +
+               (macos ? "" : " (nor a multiarch lib/<triplet>/)") +
                ": this Python was built without --enable-shared and cannot be embedded";
     }
     info.arch = architectures_of(to_path(info.executable));
-    std::vector<fs::path> site_dirs = {path / "lib" / ("python" + info.version) / "site-packages"};
-    if (info.is_venv && layout::pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
-        site_dirs.push_back(stdlib / "site-packages");
+    std::vector<fs::path> site_dirs = posix_package_dirs(path, info.version);
+    if (includes_system_site_packages(info, cfg_text)) {
+        const std::vector<fs::path> base_dirs = posix_package_dirs(base, info.version);
+        site_dirs.insert(site_dirs.end(), base_dirs.begin(), base_dirs.end());
     }
     find_numpy(site_dirs, info);
     return "";
@@ -680,7 +740,7 @@ std::string inspect_windows_home(const fs::path& path, HomeInfo& info) {
     }
     info.arch = architectures_of(dll);  // what LoadLibraryExW will map
     std::vector<fs::path> site_dirs = {path / "Lib" / "site-packages"};
-    if (info.is_venv && layout::pyvenv_value(cfg_text, "include-system-site-packages") == "true") {
+    if (includes_system_site_packages(info, cfg_text)) {
         site_dirs.push_back(stdlib / "site-packages");
     }
     find_numpy(site_dirs, info);
@@ -699,7 +759,10 @@ std::string inspect_home(const std::string& path_text, HomeInfo& info, HomeLayou
         return "no Home given";
     }
     std::error_code error;
-    fs::path path = fs::absolute(to_path(path_text), error).lexically_normal();
+    const bool windows = home_layout == HomeLayout::Windows;
+    const char* user_home = std::getenv(windows ? "USERPROFILE" : "HOME");
+    const std::string expanded = layout::expand_user(path_text, user_home == nullptr ? "" : user_home, windows);
+    fs::path path = fs::absolute(to_path(expanded), error).lexically_normal();
     if (path.has_relative_path() && !path.has_filename()) {
         path = path.parent_path();  // a trailing separator
     }
@@ -715,12 +778,15 @@ std::string inspect_home(const std::string& path_text, HomeInfo& info, HomeLayou
                (home_layout == HomeLayout::Windows ? "%USERPROFILE%\\miniforge3\\envs\\oe-python-plugin)"
                                                    : "~/miniforge3/envs/oe-python-plugin)");
     }
-    return home_layout == HomeLayout::Windows ? inspect_windows_home(path, info) : inspect_posix_home(path, info);
+    if (home_layout == HomeLayout::Windows) {
+        return inspect_windows_home(path, info);
+    }
+    return inspect_posix_home(path, info, home_layout == HomeLayout::MacOS);
 }
 
 Validation validate_home(const std::string& path, const ValidationOptions& options) {
     Validation validation;
-    validation.reason = inspect_home(path, validation.info);
+    validation.reason = inspect_home(path, validation.info, options.layout);
     if (!validation.reason.empty()) {
         return validation;
     }
