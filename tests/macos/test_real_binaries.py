@@ -20,7 +20,6 @@ from oe_pyproc_setup.macos.signature import DISABLE_LIBRARY_VALIDATION, SliceSig
 KITWARE_TEAM = "W38PE5Y733"
 CMAKE_ENTITLEMENTS = {"com.apple.security.cs.allow-dyld-environment-variables": True}
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-LOADER_NAMES = {"arm64": "aarch64"}  # the loader says aarch64 where the CLI says arm64
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
@@ -59,8 +58,8 @@ def test_the_loader_reads_the_same_architectures(mac_binaries: dict[str, Path], 
     for path in files:
         info = read_binary_info(path)
         assert info is not None, path
-        assert loader[path] == [LOADER_NAMES.get(a, a) for a in info.archs], path
-    assert {tuple(archs) for archs in loader.values()} == {("x86_64", "aarch64"), ("aarch64",), ("x86_64",)}
+        assert loader[path] == list(info.archs), path  # one vocabulary (DESIGN §5): arm64 on both sides
+    assert {tuple(archs) for archs in loader.values()} == {("x86_64", "arm64"), ("arm64",), ("x86_64",)}
 
 
 def openssl_team_ids(binary: Path, entry_index: int) -> set[str]:
