@@ -29,9 +29,16 @@ void logFromBridge(void*, int level, uint64_t instanceId, const char* message) {
 
 }  // namespace
 
-PythonProcessor::PythonProcessor() : GenericProcessor("Python Processor"), session(nextInstanceId()) {}
+PythonProcessor::PythonProcessor()
+    : GenericProcessor("Python Processor"),
+      session(nextInstanceId()),
+      homeChecks(std::make_unique<adapter::BackgroundChecks>(
+          [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })) {}
 
-PythonProcessor::~PythonProcessor() = default;
+PythonProcessor::~PythonProcessor() {
+    // First: a Home check still running finishes on its own thread and its result is dropped (no waiting).
+    homeChecks.reset();
+}
 
 AudioProcessorEditor* PythonProcessor::createEditor() {
     editor = std::make_unique<PythonProcessorEditor>(this);
@@ -123,18 +130,69 @@ const oe_pyproc_bridge_api* PythonProcessor::ensureRuntime() {
     Runtime& runtime = Runtime::instance();
     const std::string chainHome = getParameter("python_home")->getValueAsString().toStdString();
     const std::string guiRoot = CoreServices::getSavedStateDirectory().getFullPathName().toStdString();
-    const std::string bridgeDir = adapter::this_module_directory();
+    ValidationOptions options;
+    options.bridge_dir = adapter::this_module_directory();
 
     std::vector<std::string> log;
     auto candidates = adapter::gather_home_candidates(chainHome, guiRoot, kPluginApi, log);
-    ValidationOptions options;
-    options.bridge_dir = bridgeDir;
     adapter::HomeDecision decision =
         adapter::decide_home(runtime.home(), candidates, headlessMode,
                              [&](const std::string& path) { return validate_home(path, options); });
     log.insert(log.end(), decision.log.begin(), decision.log.end());
     logLines(log);
+    return useHomeDecision(decision);
+}
 
+void PythonProcessor::startHomeCheck() {
+    const std::string chainHome = getParameter("python_home")->getValueAsString().toStdString();
+    const std::string guiRoot = CoreServices::getSavedStateDirectory().getFullPathName().toStdString();
+    std::vector<std::string> log;
+    std::vector<HomeCandidate> candidates = adapter::gather_home_candidates(chainHome, guiRoot, kPluginApi, log);
+    checkingHome = "(no Home set)";
+    for (const HomeCandidate& candidate : candidates) {
+        if (!candidate.path.empty()) {
+            checkingHome = candidate.path;
+            break;
+        }
+    }
+    homeProblem.clear();
+    LOGC("Python Processor: checking Home ", checkingHome, " in the background");
+    // The job runs on a worker thread and may outlive this processor: it uses only what it captured by
+    // value. The returned call runs on the message thread, and only while this processor exists.
+    homeChecks->start([this, candidates, log, headless = static_cast<bool>(headlessMode),
+                       bridgeDir = adapter::this_module_directory()]() -> adapter::BackgroundChecks::Apply {
+        ValidationOptions options;
+        options.bridge_dir = bridgeDir;
+        adapter::HomeDecision decision = adapter::decide_home(
+            "", candidates, headless, [&](const std::string& path) { return validate_home(path, options); });
+        return [this, log, decision]() { finishHomeCheck(log, decision); };
+    });
+}
+
+void PythonProcessor::finishHomeCheck(const std::vector<std::string>& log, const adapter::HomeDecision& decision) {
+    checkingHome.clear();
+    std::vector<std::string> lines = log;
+    lines.insert(lines.end(), decision.log.begin(), decision.log.end());
+    logLines(lines);
+    const String scriptPath = getParameter("script_path")->getValueAsString();
+    if (scriptPath.isEmpty() || !selected.valid) {
+        return;
+    }
+    const oe_pyproc_bridge_api* api = nullptr;
+    if (!Runtime::instance().home().empty()) {
+        api = ensureRuntime();  // another processor started Python meanwhile: its Home or a refusal
+    } else {
+        api = useHomeDecision(decision);
+    }
+    if (api == nullptr) {
+        session.set_external_error(homeProblem);
+        return;
+    }
+    loadScript(api, scriptPath);
+}
+
+const oe_pyproc_bridge_api* PythonProcessor::useHomeDecision(const adapter::HomeDecision& decision) {
+    Runtime& runtime = Runtime::instance();
     switch (decision.action) {
         case adapter::HomeAction::UseRunning: homeProblem.clear(); return runtime.api();
         case adapter::HomeAction::Refuse: homeProblem = decision.message; return nullptr;
@@ -147,7 +205,7 @@ const oe_pyproc_bridge_api* PythonProcessor::ensureRuntime() {
     }
 
     std::string error;
-    const oe_pyproc_bridge_api* api = runtime.start(*decision.validation, bridgeDir, error);
+    const oe_pyproc_bridge_api* api = runtime.start(*decision.validation, adapter::this_module_directory(), error);
     if (api == nullptr) {
         homeProblem = "Python could not start with " + decision.validation->info.path + ": " + error;
         LOGE("Python Processor: ", homeProblem);
@@ -164,6 +222,8 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
     const String scriptPath = getParameter("script_path")->getValueAsString();
 
     if (scriptPath.isEmpty()) {
+        homeChecks->cancel();
+        checkingHome.clear();
         scriptNeedsLoad = false;
         loadedScriptPath.clear();
         session.unload();
@@ -180,17 +240,29 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
 
     const File scriptFile(scriptPath);
     if (!scriptFile.existsAsFile()) {
+        homeChecks->cancel();
+        checkingHome.clear();
         loadedScriptPath.clear();
         session.unload();
         session.set_external_error("script not found: " + scriptPath.toStdString());
         LOGE("Python Processor: script not found: ", scriptPath);
         return;
     }
+    if (Runtime::instance().api() == nullptr) {
+        startHomeCheck();  // returns at once; the script loads when the check succeeds
+        return;
+    }
+    homeChecks->cancel();  // Python runs: an older check's result is no longer wanted
+    checkingHome.clear();
     const oe_pyproc_bridge_api* api = ensureRuntime();
     if (api == nullptr) {
         session.set_external_error(homeProblem);
         return;
     }
+    loadScript(api, scriptPath);
+}
+
+void PythonProcessor::loadScript(const oe_pyproc_bridge_api* api, const String& scriptPath) {
     session.attach(api);
     session.set_policy(adapter::policy_from_string(getParameter("error_policy")->getValueAsString().toStdString())
                            .value_or(adapter::ErrorPolicy::Bypass));
@@ -265,6 +337,7 @@ adapter::StatusInfo PythonProcessor::getStatus() const {
     status.policy = session.policy();
     status.last_error = state.last_error;
     status.home_problem = homeProblem;
+    status.checking_home = checkingHome;
     status.timing = session.timer().snapshot();
     return status;
 }

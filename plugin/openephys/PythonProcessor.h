@@ -9,10 +9,12 @@
 #include <ProcessorHeaders.h>
 
 #include "oe_pyproc_adapter_logic.h"
+#include "oe_pyproc_background_check.h"
 #include "oe_pyproc_script_session.h"
 
 #include <array>
 #include <map>
+#include <memory>
 #include <vector>
 
 class PythonProcessor : public GenericProcessor {
@@ -50,8 +52,16 @@ public:
     bool takeChooserRequest();
 
 private:
-    // Resolves the Home (DESIGN §4) and starts Python if needed; returns the bridge or nullptr.
+    // Resolves the Home (DESIGN §4) while Python runs already (no validation, decided at once); returns the
+    // bridge or nullptr.
     const oe_pyproc_bridge_api* ensureRuntime();
+    // Before Python runs: validates the Home candidates on a worker thread (the interpreter probe can take
+    // seconds); the newest check's result starts Python and loads the script on the message thread.
+    void startHomeCheck();
+    void finishHomeCheck(const std::vector<std::string>& log, const oe_pyproc::adapter::HomeDecision& decision);
+    // Acts on a Home decision (message thread): starts Python for Start; returns the bridge or nullptr.
+    const oe_pyproc_bridge_api* useHomeDecision(const oe_pyproc::adapter::HomeDecision& decision);
+    void loadScript(const oe_pyproc_bridge_api* api, const String& scriptPath);
     // Brings the session in line with the parameters: load, unload or reinit the script.
     void applyScriptParameter(bool forceReload);
     void selectStream();
@@ -64,6 +74,8 @@ private:
     std::string homeProblem;  // why no Home is used, for the status line
     bool chooserRequested = false;
     bool scriptNeedsLoad = false;  // a script_path set while the chain was loading (no streams yet)
+    std::string checkingHome;      // the Home a running background check looks at first, for the status
+    std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeChecks;
 
     std::map<uint16, EventChannel*> ttlOutputChannels;  // one per stream; the selected stream's is used
 
