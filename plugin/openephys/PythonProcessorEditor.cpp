@@ -62,8 +62,10 @@ void PythonProcessorEditor::buttonClicked(Button* button) {
 
 void PythonProcessorEditor::chooseScript() {
     chooser = std::make_unique<FileChooser>("Choose a Python processor script", File(), "*.py");
+    chooserOpen = true;
     chooser->launchAsync(FileBrowserComponent::openMode | FileBrowserComponent::canSelectFiles,
                          [this](const FileChooser& fileChooser) {
+                             chooserOpen = false;
                              const File result = fileChooser.getResult();
                              if (result.existsAsFile()) {
                                  processor->chooseScript(result);
@@ -73,8 +75,10 @@ void PythonProcessorEditor::chooseScript() {
 
 void PythonProcessorEditor::chooseHome() {
     chooser = std::make_unique<FileChooser>("Choose the Python Home (environment folder)");
+    chooserOpen = true;
     chooser->launchAsync(FileBrowserComponent::openMode | FileBrowserComponent::canSelectDirectories,
                          [this](const FileChooser& fileChooser) {
+                             chooserOpen = false;
                              const File result = fileChooser.getResult();
                              if (result.isDirectory()) {
                                  processor->chooseHome(result);
@@ -94,8 +98,9 @@ void PythonProcessorEditor::showFullError() {
 }
 
 void PythonProcessorEditor::timerCallback() {
-    // The Home chooser is offered once per failed resolution, and never when headless (no editor then).
-    if (processor->takeChooserRequest() && chooser == nullptr) {
+    // The Home chooser is offered once per failed resolution, and never when headless (no editor then);
+    // not on top of a chooser already open (a Script chooser used before does not prevent it).
+    if (processor->takeChooserRequest() && !chooserOpen) {
         chooseHome();
     }
     const auto lines = oe_pyproc::adapter::status_lines(processor->getStatus());

@@ -29,6 +29,7 @@ private:
     std::unique_ptr<UtilityButton> errorButton;
     std::unique_ptr<Label> statusLabel;
     std::unique_ptr<FileChooser> chooser;  // kept alive while an asynchronous chooser is open
+    bool chooserOpen = false;              // a chooser is on screen (the Home chooser is not offered on top)
     String shownStatus;
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(PythonProcessorEditor);
