@@ -28,5 +28,5 @@ if [ ! -x build/native/oe-pyproc-host ] || [ ! -x build/native/check_home_files 
 fi
 clang-format --style=file:plugin/.clang-format --dry-run --Werror plugin/tests/check_home_files.cpp \
   plugin/loader/src/home_layout.cpp plugin/loader/src/home_layout.h plugin/loader/src/json_reader.cpp \
-  plugin/loader/src/json_reader.h
+  plugin/loader/src/json_reader.h plugin/loader/src/gui_layout.cpp plugin/loader/src/gui_layout.h
 OE_PYPROC_NATIVE_BUILD="$ROOT/build/native" ci_pytest -q tests/homes_corpus

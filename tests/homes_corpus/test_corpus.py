@@ -168,3 +168,36 @@ def test_doctor_agrees_with_the_host_on_every_linux_home(
             if usable != layout.usable or judged_by_host != with_host:
                 disagreements.append(f"{layout.name} (host: {with_host}): {context}")
     assert not disagreements, "\n".join(disagreements)
+
+
+@pytest.mark.parametrize("root_name", ["open-ephys", "src/plugin-GUI/Build/Release"])
+def test_configure_writes_the_default_home_where_the_host_reads_it(
+    corpus: tuple[Path, dict[str, str]], tmp_path: Path, root_name: str
+) -> None:
+    """An installed GUI's root (configs-api10/) and a development build's (configs beside the executable)."""
+    _, named = corpus
+    root = tmp_path / root_name
+    (root if "Build" in root_name else root / "configs-api10").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "OE_PYPROC_HOST"}
+    configure = [sys.executable, "-m", "oe_pyproc_setup", "configure", "--python-home", named["venv-3.10"]]
+    configured = subprocess.run(
+        [*configure, "--gui-root", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    written = root / "oe-pyproc.json" if "Build" in root_name else root / "configs-api10" / "oe-pyproc.json"
+    assert json.loads(written.read_text())["python_home"] == named["venv-3.10"]
+    checked = subprocess.run(
+        [str(HOST), "--check-home", "--json", "--gui-root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    home = json.loads(checked.stdout)["home"]
+    assert checked.returncode == 0, checked.stderr
+    assert home["chosen"] == named["venv-3.10"] and home["origin"] == "default_home_file"

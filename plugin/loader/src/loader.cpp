@@ -5,6 +5,7 @@
 // Windows: they are unverified too.
 #include "oe_pyproc_loader.h"
 
+#include "gui_layout.h"
 #include "home_layout.h"
 #include "json_reader.h"
 #include "loader_platform.h"
@@ -508,13 +509,11 @@ std::string read_string_member(const fs::path& file, const std::string& key, std
 }  // namespace
 
 std::string read_default_home_file(const std::string& gui_root, int api, std::string* problem) {
-    return read_string_member(to_path(gui_root) / ("configs-api" + std::to_string(api)) / "oe-pyproc.json",
-                              "python_home", problem);
+    return read_string_member(to_path(gui_layout::default_home_file(gui_root, api)), "python_home", problem);
 }
 
 std::string read_manifest_source_prefix(const std::string& gui_root, int api, std::string* problem) {
-    return read_string_member(to_path(gui_root) / ("plugins-api" + std::to_string(api)) / "oe-pyproc-manifest.json",
-                              "source_prefix", problem);
+    return read_string_member(to_path(gui_layout::manifest_file(gui_root, api)), "source_prefix", problem);
 }
 
 HomeLayout native_home_layout() {
