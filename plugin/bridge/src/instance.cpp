@@ -1,0 +1,163 @@
+#include "instance.h"
+
+#include "block_array.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace oe_pyproc {
+
+std::string fetch_error_text() {
+    PyObject* type = nullptr;
+    PyObject* value = nullptr;
+    PyObject* traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    PyRef type_ref(type), value_ref(value), traceback_ref(traceback);
+    std::string text;
+    if (interp().format_function != nullptr && type != nullptr) {
+        PyRef formatted(PyObject_CallFunctionObjArgs(interp().format_function, type, value ? value : Py_None,
+                                                     traceback ? traceback : Py_None, nullptr));
+        if (formatted && PyUnicode_Check(formatted.get())) {
+            const char* utf8 = PyUnicode_AsUTF8(formatted.get());
+            if (utf8 != nullptr) {
+                text = utf8;
+            }
+        }
+        PyErr_Clear();
+    }
+    if (text.empty() && value != nullptr) {
+        PyRef repr(PyObject_Str(value));
+        const char* utf8 = repr ? PyUnicode_AsUTF8(repr.get()) : nullptr;
+        text = utf8 != nullptr ? utf8 : "unknown Python error";
+        PyErr_Clear();
+    }
+    if (text.empty()) {
+        text = "unknown Python error";
+    }
+    return text;
+}
+
+void record_script_error(Instance& instance, const char* method, bool in_process) {
+    std::string text = fetch_error_text();
+    instance.error_count.fetch_add(1);
+    instance.last_error_block.store(in_process ? instance.block_index : -1);
+    instance.last_error = std::string("in ") + method + ":\n" + text;
+    const bool continuing = instance.policy.load() == OE_PYPROC_POLICY_CONTINUE;
+    if (!continuing) {
+        instance.faulted.store(true);
+        log_message(OE_PYPROC_LOG_ERROR, instance.id,
+                    "script error in " + std::string(method) + "; instance bypassed until reload:\n" + text);
+        return;
+    }
+    const auto now = Clock::now();
+    if (instance.last_error_log == Clock::time_point{} || now - instance.last_error_log >= std::chrono::seconds(1)) {
+        std::string message = "script error in " + std::string(method) + " (policy continue)";
+        if (instance.suppressed_errors > 0) {
+            message += "; " + std::to_string(instance.suppressed_errors) + " more errors since the last report";
+        }
+        log_message(OE_PYPROC_LOG_ERROR, instance.id, message + ":\n" + text);
+        instance.last_error_log = now;
+        instance.suppressed_errors = 0;
+    } else {
+        ++instance.suppressed_errors;
+    }
+}
+
+int call_method(Instance& instance, PyObject* method, const char* name, PyObject* args, bool in_process) {
+    if (method == nullptr) {
+        return OE_PYPROC_OK;
+    }
+    PyRef result(args != nullptr ? PyObject_CallObject(method, args) : PyObject_CallNoArgs(method));
+    if (!result) {
+        record_script_error(instance, name, in_process);
+        return OE_PYPROC_SCRIPT_ERROR;
+    }
+    return OE_PYPROC_OK;
+}
+
+void drop_script(Instance& instance) {
+    instance.has_script.store(false);
+    instance.methods.clear();
+    instance.processor.reset();
+}
+
+namespace {
+
+PyObject* optional_attribute(PyObject* object, const char* name) {
+    PyObject* attribute = PyObject_GetAttrString(object, name);
+    if (attribute == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    if (!PyCallable_Check(attribute)) {
+        Py_DECREF(attribute);
+        return nullptr;
+    }
+    return attribute;
+}
+
+}  // namespace
+
+int instantiate(Instance& instance, PyObject* cls) {
+    PyRef processor(PyObject_CallFunction(cls, "Oid", instance.handle.get(), static_cast<int>(instance.num_channels),
+                                          instance.sample_rate));
+    if (!processor) {
+        record_script_error(instance, "__init__", false);
+        instance.faulted.store(true);
+        return OE_PYPROC_LOAD_FAILED;
+    }
+    ScriptMethods methods;
+    methods.process.reset(optional_attribute(processor.get(), "process"));
+    if (!methods.process) {
+        PyErr_SetString(PyExc_AttributeError, "class PyProcessor has no process(self, data) method");
+        record_script_error(instance, "load", false);
+        instance.faulted.store(true);
+        return OE_PYPROC_LOAD_FAILED;
+    }
+    methods.handle_ttl_event.reset(optional_attribute(processor.get(), "handle_ttl_event"));
+    methods.handle_spike.reset(optional_attribute(processor.get(), "handle_spike"));
+    methods.start_acquisition.reset(optional_attribute(processor.get(), "start_acquisition"));
+    methods.stop_acquisition.reset(optional_attribute(processor.get(), "stop_acquisition"));
+    methods.start_recording.reset(optional_attribute(processor.get(), "start_recording"));
+    methods.stop_recording.reset(optional_attribute(processor.get(), "stop_recording"));
+    instance.methods = std::move(methods);
+    instance.processor = std::move(processor);
+    instance.view.reset();
+    const int32_t max_samples = instance.max_samples;
+    instance.max_samples = 0;
+    if (!prepare_buffers(instance, std::max<int32_t>(max_samples, 1024))) {
+        record_script_error(instance, "prepare", false);
+        return OE_PYPROC_LOAD_FAILED;
+    }
+    instance.faulted.store(false);
+    instance.warned_kept_reference = false;
+    instance.warned_channel_mismatch = false;
+    instance.has_script.store(true);
+    return OE_PYPROC_OK;
+}
+
+int load_locked(Instance& instance, const std::string& path, int32_t num_channels, double sample_rate) {
+    Interpreter& shared = interp();
+    drop_script(instance);
+    const std::string old_module = instance.module_name;
+    instance.script_path = path;
+    instance.num_channels = num_channels;
+    instance.sample_rate = sample_rate;
+    instance.module_name =
+        "_oe_pyproc_script_" + std::to_string(instance.id) + "_" + std::to_string(++instance.load_generation);
+    // File system paths are bytes on POSIX, not necessarily UTF-8: decode them as Python's os module does.
+    PyRef script_path(PyUnicode_DecodeFSDefault(path.c_str()));
+    PyRef loaded(script_path ? PyObject_CallFunction(shared.load_function, "Oss", script_path.get(),
+                                                     instance.module_name.c_str(), old_module.c_str())
+                             : nullptr);
+    if (!loaded) {
+        record_script_error(instance, "load", false);
+        instance.faulted.store(true);
+        return OE_PYPROC_LOAD_FAILED;
+    }
+    PyObject* cls = PyTuple_GetItem(loaded.get(), 1);  // borrowed
+    return instantiate(instance, cls);
+}
+
+}  // namespace oe_pyproc

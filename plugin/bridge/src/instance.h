@@ -1,0 +1,100 @@
+// One plugin instance's script session: its Python objects, counters, output event queue, and the
+// loading/instantiation/error handling of its script. Everything here runs with the GIL held.
+#pragma once
+
+#include "python_headers.h"
+
+#include "interpreter.h"
+#include "oe_pyproc_bridge.h"
+#include "py_ref.h"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace oe_pyproc {
+
+constexpr size_t kEventQueueCapacity = 4096;
+
+struct ScriptMethods {
+    PyRef process, handle_ttl_event, handle_spike, start_acquisition, stop_acquisition, start_recording, stop_recording;
+    void clear() {
+        process.reset();
+        handle_ttl_event.reset();
+        handle_spike.reset();
+        start_acquisition.reset();
+        stop_acquisition.reset();
+        start_recording.reset();
+        stop_recording.reset();
+    }
+};
+
+struct Instance {
+    explicit Instance(uint64_t instance_id) : id(instance_id) {}
+    const uint64_t id;
+
+    // Python objects: touched only with the GIL held.
+    PyRef handle;
+    PyRef processor;
+    ScriptMethods methods;
+    PyRef view;  // persistent ndarray whose data/shape/strides are re-pointed per block (block_array.h)
+    std::string module_name;
+    uint64_t load_generation = 0;
+
+    std::string script_path;
+    int32_t num_channels = 0;
+    double sample_rate = 0.0;
+    int32_t max_samples = 0;
+    std::vector<float> staging;
+
+    std::atomic<int32_t> policy{OE_PYPROC_POLICY_BYPASS};
+    std::atomic<bool> strided_view{false};
+    std::atomic<bool> has_script{false};
+    std::atomic<bool> faulted{false};
+    std::atomic<uint64_t> blocks_processed{0};
+    std::atomic<uint64_t> blocks_bypassed{0};
+    std::atomic<uint64_t> error_count{0};
+    std::atomic<int64_t> last_error_block{-1};
+    std::atomic<uint64_t> events_dropped{0};
+    int64_t block_index = -1;  // index of the current/last process call
+    std::string last_error;
+    bool warned_kept_reference = false;
+    bool warned_channel_mismatch = false;
+    Clock::time_point last_error_log{};
+    uint64_t suppressed_errors = 0;
+
+    // Output events (add_python_event). Written with the GIL held, drained without it.
+    std::mutex event_mutex;
+    std::array<oe_pyproc_event_out, kEventQueueCapacity> events{};
+    size_t event_head = 0;
+    size_t event_count = 0;
+    bool event_overflow = false;
+    int32_t block_samples = 0;       // > 0 while a block's events/process are being delivered
+    int32_t last_block_samples = 0;  // length of the last processed block
+};
+
+// The pending Python exception as text, with its traceback; clears it.
+std::string fetch_error_text();
+
+// Records the pending Python exception of `method`; applies the error policy.
+void record_script_error(Instance& instance, const char* method, bool in_process);
+
+inline bool usable(const Instance& instance) {
+    return instance.has_script.load() && !instance.faulted.load();
+}
+
+// Calls an optional script method (nullptr: nothing to call). Returns a status code.
+int call_method(Instance& instance, PyObject* method, const char* name, PyObject* args, bool in_process = false);
+
+void drop_script(Instance& instance);
+
+// PyProcessor(handle, num_channels, sample_rate) and its methods; readies the block buffers.
+int instantiate(Instance& instance, PyObject* cls);
+
+// Imports the script under a new unique module name (a reload when one was loaded), then instantiate().
+int load_locked(Instance& instance, const std::string& path, int32_t num_channels, double sample_rate);
+
+}  // namespace oe_pyproc
