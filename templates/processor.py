@@ -71,5 +71,5 @@ class PyProcessor:
         source_node: the id of the processor that detected the spike.
         electrode_name: the electrode's name. num_channels, num_samples: the waveform's shape.
         sample_number: the spike's peak sample number in the stream. sorted_id: its unit (0 = unsorted).
-        spike_data: the waveform, float32 (num_channels, num_samples), read-only.
+        spike_data: the waveform, float32 (num_channels, num_samples), a fresh copy you may modify or keep.
         """

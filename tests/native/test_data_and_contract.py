@@ -159,7 +159,7 @@ class PyProcessor:
     def handle_spike(self, source_node, electrode_name, num_channels, num_samples, sample_number,
                      sorted_id, spike_data):
         assert isinstance(spike_data, np.ndarray) and spike_data.dtype == np.float32
-        assert spike_data.shape == (num_channels, num_samples) and not spike_data.flags.writeable
+        assert spike_data.shape == (num_channels, num_samples) and spike_data.flags.writeable
         self.log.append(["spike", source_node, electrode_name, num_channels, num_samples, sample_number,
                          sorted_id])
 

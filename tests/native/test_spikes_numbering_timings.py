@@ -27,7 +27,8 @@ class PyProcessor:
     def handle_spike(self, source_node, electrode_name, num_channels, num_samples, sample_number, sorted_id,
                      spike_data):
         assert spike_data.dtype == np.float32 and spike_data.shape == (num_channels, num_samples)
-        assert not spike_data.flags.writeable
+        assert spike_data.flags.writeable
+        spike_data *= 1.0  # a fresh writable array per spike: the script may modify it in place
         self.log.append(["spike", source_node, electrode_name, num_channels, num_samples, sample_number,
                          sorted_id, spike_data.tolist()])
 

@@ -69,6 +69,17 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
     struct sigaction host_sigint {};
     sigaction(SIGINT, nullptr, &host_sigint);
 #endif
+    // UTF-8 mode, whatever the process's locale (the GUI runs under the C locale): print("Début µV"),
+    // open() without an encoding and non-ASCII tracebacks work as in a UTF-8 terminal.
+    PyPreConfig pre_config;
+    PyPreConfig_InitIsolatedConfig(&pre_config);
+    pre_config.utf8_mode = 1;
+    const PyStatus pre_status = Py_PreInitialize(&pre_config);
+    if (PyStatus_Exception(pre_status)) {
+        shared.start_failed = true;
+        return fail(OE_PYPROC_PYTHON_START_FAILED,
+                    std::string("Python pre-initialisation: ") + (pre_status.err_msg ? pre_status.err_msg : "failed"));
+    }
     PyConfig py_config;
     PyConfig_InitIsolatedConfig(&py_config);
     py_config.use_environment = 0;
@@ -294,10 +305,14 @@ int api_ttl_event(oe_pyproc_instance* opaque, const oe_pyproc_ttl_event* event) 
     if (instance == nullptr || event == nullptr) {
         return OE_PYPROC_INVALID_ARGUMENT;
     }
-    if (!usable(*instance) || !instance->methods.handle_ttl_event) {
-        return usable(*instance) ? OE_PYPROC_OK : OE_PYPROC_BYPASSED;
+    if (!usable(*instance)) {
+        return OE_PYPROC_BYPASSED;
     }
     GilGuard gil;
+    PyRef handler = script_method(*instance, "handle_ttl_event");
+    if (!handler) {
+        return OE_PYPROC_OK;
+    }
     PyRef args(Py_BuildValue("(isLiO)", static_cast<int>(event->source_node),
                              event->channel_name != nullptr ? event->channel_name : "",
                              static_cast<long long>(event->sample_number), static_cast<int>(event->line),
@@ -306,7 +321,7 @@ int api_ttl_event(oe_pyproc_instance* opaque, const oe_pyproc_ttl_event* event) 
         record_script_error(*instance, "handle_ttl_event", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, instance->methods.handle_ttl_event.get(), "handle_ttl_event", args.get());
+    return call_method(*instance, "handle_ttl_event", args.get());
 }
 
 int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
@@ -315,10 +330,14 @@ int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
         (spike->data == nullptr && spike->num_channels * spike->num_samples > 0)) {
         return OE_PYPROC_INVALID_ARGUMENT;
     }
-    if (!usable(*instance) || !instance->methods.handle_spike) {
-        return usable(*instance) ? OE_PYPROC_OK : OE_PYPROC_BYPASSED;
+    if (!usable(*instance)) {
+        return OE_PYPROC_BYPASSED;
     }
     GilGuard gil;
+    PyRef handler = script_method(*instance, "handle_spike");
+    if (!handler) {
+        return OE_PYPROC_OK;
+    }
     npy_intp dims[2] = {spike->num_channels, spike->num_samples};
     PyRef data(PyArray_SimpleNew(2, dims, NPY_FLOAT32));
     if (!data) {
@@ -329,7 +348,6 @@ int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
     if (dims[0] * dims[1] > 0) {
         std::memcpy(PyArray_DATA(array), spike->data, static_cast<size_t>(dims[0] * dims[1]) * sizeof(float));
     }
-    PyArray_CLEARFLAGS(array, NPY_ARRAY_WRITEABLE);
     PyRef args(Py_BuildValue("(isiiLiO)", static_cast<int>(spike->source_node),
                              spike->electrode_name != nullptr ? spike->electrode_name : "",
                              static_cast<int>(spike->num_channels), static_cast<int>(spike->num_samples),
@@ -339,7 +357,7 @@ int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
         record_script_error(*instance, "handle_spike", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, instance->methods.handle_spike.get(), "handle_spike", args.get());
+    return call_method(*instance, "handle_spike", args.get());
 }
 
 int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyproc_block_result* result) {
@@ -398,7 +416,9 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         point_view(view, data, block->num_channels, block->num_samples, stride);
         instance->block_samples = block->num_samples;
         const auto script_start = Clock::now();
-        PyObject* returned = PyObject_CallOneArg(instance->methods.process.get(), view);
+        // Looked up on every call, as upstream does: `self.process = self.other` takes effect.
+        static PyObject* const process_name = PyUnicode_InternFromString("process");
+        PyObject* returned = PyObject_CallMethodOneArg(instance->processor.get(), process_name, view);
         script_ns = elapsed_ns(script_start, Clock::now());
         instance->block_samples = 0;
         instance->last_block_samples = block->num_samples;
@@ -466,7 +486,7 @@ int32_t api_drain_events(oe_pyproc_instance* opaque, oe_pyproc_event_out* out, i
     return count;
 }
 
-int call_simple(oe_pyproc_instance* opaque, PyRef ScriptMethods::*member, const char* name) {
+int call_simple(oe_pyproc_instance* opaque, const char* name) {
     Instance* instance = as_instance(opaque);
     if (instance == nullptr) {
         return OE_PYPROC_INVALID_ARGUMENT;
@@ -475,19 +495,19 @@ int call_simple(oe_pyproc_instance* opaque, PyRef ScriptMethods::*member, const 
         return OE_PYPROC_BYPASSED;
     }
     GilGuard gil;
-    return call_method(*instance, (instance->methods.*member).get(), name, nullptr);
+    return call_method(*instance, name, nullptr);
 }
 
 int api_start_acquisition(oe_pyproc_instance* instance) {
-    return call_simple(instance, &ScriptMethods::start_acquisition, "start_acquisition");
+    return call_simple(instance, "start_acquisition");
 }
 
 int api_stop_acquisition(oe_pyproc_instance* instance) {
-    return call_simple(instance, &ScriptMethods::stop_acquisition, "stop_acquisition");
+    return call_simple(instance, "stop_acquisition");
 }
 
 int api_stop_recording(oe_pyproc_instance* instance) {
-    return call_simple(instance, &ScriptMethods::stop_recording, "stop_recording");
+    return call_simple(instance, "stop_recording");
 }
 
 int api_start_recording(oe_pyproc_instance* opaque, const char* recording_dir) {
@@ -504,7 +524,7 @@ int api_start_recording(oe_pyproc_instance* opaque, const char* recording_dir) {
         record_script_error(*instance, "start_recording", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, instance->methods.start_recording.get(), "start_recording", args.get());
+    return call_method(*instance, "start_recording", args.get());
 }
 
 const char* api_get_last_error(oe_pyproc_instance* opaque) {

@@ -64,11 +64,12 @@ void record_script_error(Instance& instance, const char* method, bool in_process
     }
 }
 
-int call_method(Instance& instance, PyObject* method, const char* name, PyObject* args, bool in_process) {
-    if (method == nullptr) {
+int call_method(Instance& instance, const char* name, PyObject* args, bool in_process) {
+    PyRef method = script_method(instance, name);
+    if (!method) {
         return OE_PYPROC_OK;
     }
-    PyRef result(args != nullptr ? PyObject_CallObject(method, args) : PyObject_CallNoArgs(method));
+    PyRef result(args != nullptr ? PyObject_CallObject(method.get(), args) : PyObject_CallNoArgs(method.get()));
     if (!result) {
         record_script_error(instance, name, in_process);
         return OE_PYPROC_SCRIPT_ERROR;
@@ -78,26 +79,23 @@ int call_method(Instance& instance, PyObject* method, const char* name, PyObject
 
 void drop_script(Instance& instance) {
     instance.has_script.store(false);
-    instance.methods.clear();
     instance.processor.reset();
 }
 
-namespace {
-
-PyObject* optional_attribute(PyObject* object, const char* name) {
-    PyObject* attribute = PyObject_GetAttrString(object, name);
-    if (attribute == nullptr) {
-        PyErr_Clear();
-        return nullptr;
+PyRef script_method(Instance& instance, const char* name) {
+    if (!instance.processor) {
+        return PyRef();
     }
-    if (!PyCallable_Check(attribute)) {
-        Py_DECREF(attribute);
-        return nullptr;
+    PyRef attribute(PyObject_GetAttrString(instance.processor.get(), name));
+    if (!attribute) {
+        PyErr_Clear();
+        return PyRef();
+    }
+    if (!PyCallable_Check(attribute.get())) {
+        return PyRef();
     }
     return attribute;
 }
-
-}  // namespace
 
 int instantiate(Instance& instance, PyObject* cls) {
     PyRef processor(PyObject_CallFunction(cls, "Oid", instance.handle.get(), static_cast<int>(instance.num_channels),
@@ -107,22 +105,14 @@ int instantiate(Instance& instance, PyObject* cls) {
         instance.faulted.store(true);
         return OE_PYPROC_LOAD_FAILED;
     }
-    ScriptMethods methods;
-    methods.process.reset(optional_attribute(processor.get(), "process"));
-    if (!methods.process) {
+    instance.processor = std::move(processor);
+    if (!script_method(instance, "process")) {
+        instance.processor.reset();
         PyErr_SetString(PyExc_AttributeError, "class PyProcessor has no process(self, data) method");
         record_script_error(instance, "load", false);
         instance.faulted.store(true);
         return OE_PYPROC_LOAD_FAILED;
     }
-    methods.handle_ttl_event.reset(optional_attribute(processor.get(), "handle_ttl_event"));
-    methods.handle_spike.reset(optional_attribute(processor.get(), "handle_spike"));
-    methods.start_acquisition.reset(optional_attribute(processor.get(), "start_acquisition"));
-    methods.stop_acquisition.reset(optional_attribute(processor.get(), "stop_acquisition"));
-    methods.start_recording.reset(optional_attribute(processor.get(), "start_recording"));
-    methods.stop_recording.reset(optional_attribute(processor.get(), "stop_recording"));
-    instance.methods = std::move(methods);
-    instance.processor = std::move(processor);
     instance.view.reset();
     const int32_t max_samples = instance.max_samples;
     instance.max_samples = 0;

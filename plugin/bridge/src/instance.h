@@ -19,28 +19,14 @@ namespace oe_pyproc {
 
 constexpr size_t kEventQueueCapacity = 4096;
 
-struct ScriptMethods {
-    PyRef process, handle_ttl_event, handle_spike, start_acquisition, stop_acquisition, start_recording, stop_recording;
-    void clear() {
-        process.reset();
-        handle_ttl_event.reset();
-        handle_spike.reset();
-        start_acquisition.reset();
-        stop_acquisition.reset();
-        start_recording.reset();
-        stop_recording.reset();
-    }
-};
-
 struct Instance {
     explicit Instance(uint64_t instance_id) : id(instance_id) {}
     const uint64_t id;
 
     // Python objects: touched only with the GIL held.
     PyRef handle;
-    PyRef processor;
-    ScriptMethods methods;
-    PyRef view;  // persistent ndarray whose data/shape/strides are re-pointed per block (block_array.h)
+    PyRef processor;  // the PyProcessor; its methods are looked up on every call, as upstream does
+    PyRef view;       // persistent ndarray whose data/shape/strides are re-pointed per block (block_array.h)
     std::string module_name;
     uint64_t load_generation = 0;
 
@@ -86,8 +72,12 @@ inline bool usable(const Instance& instance) {
     return instance.has_script.load() && !instance.faulted.load();
 }
 
-// Calls an optional script method (nullptr: nothing to call). Returns a status code.
-int call_method(Instance& instance, PyObject* method, const char* name, PyObject* args, bool in_process = false);
+// The processor's attribute `name` when it is callable, looked up now (a method the script rebinds, adds or
+// deletes after __init__ counts from its next call); nullptr when it has none.
+PyRef script_method(Instance& instance, const char* name);
+
+// Calls the script's method `name` if it has one now. Returns a status code.
+int call_method(Instance& instance, const char* name, PyObject* args, bool in_process = false);
 
 void drop_script(Instance& instance);
 

@@ -1,0 +1,80 @@
+"""Upstream's script semantics the host must give too: live method lookup, writable spike data, UTF-8 mode."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from native_helpers import run_host, write_script
+
+# Rebinds process in start_acquisition, adds handle_spike after __init__ and deletes it again after two
+# spikes; writes each spike waveform in place and keeps it.
+REBINDING = """
+import json
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        self.calls = dict(slow=0, fast=0, spikes=0)
+        self.kept = []
+
+    def process(self, data):
+        self.calls["slow"] += 1
+
+    def fast(self, data):
+        self.calls["fast"] += 1
+        data[:] = 0.0
+
+    def on_spike(self, source_node, electrode_name, num_channels, num_samples, sample_number, sorted_id,
+                 spike_data):
+        spike_data *= 2.0
+        self.kept.append(spike_data)
+        self.calls["spikes"] += 1
+        if self.calls["spikes"] == 2:
+            del self.handle_spike
+
+    def start_acquisition(self):
+        self.process = self.fast
+        self.handle_spike = self.on_spike
+
+    def stop_acquisition(self):
+        assert all(kept.flags.writeable for kept in self.kept)
+        with open({out!r}, "w") as stream:
+            json.dump(self.calls, stream)
+"""
+
+UNICODE = """
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        print("Début µV", flush=True)
+        with open({out!r}, "w") as stream:
+            stream.write("Début µV")
+
+    def process(self, data):
+        pass
+"""
+
+
+def test_methods_and_handlers_are_looked_up_on_every_call(homes: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "calls.json"
+    script = write_script(tmp_path, "rebinding.py", REBINDING.format(out=str(out)))
+    for home in homes.values():
+        result = run_host(
+            "--script", script, "--channels", "2", "--duration", "1", "--spike-rate", "40", home=home
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        calls = json.loads(out.read_text())
+        assert calls["slow"] == 0 and calls["fast"] > 0
+        assert calls["spikes"] == 2
+
+
+def test_utf8_mode_under_the_c_locale(homes: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "text.txt"
+    script = write_script(tmp_path, "unicode.py", UNICODE.format(out=str(out)))
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+    for home in homes.values():
+        result = run_host("--script", script, "--channels", "1", "--duration", "0.1", home=home, env=env,
+                          json_report=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Début µV" in result.stdout + result.stderr
+        assert out.read_bytes() == "Début µV".encode()
