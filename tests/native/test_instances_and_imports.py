@@ -199,3 +199,18 @@ def test_a_script_in_a_folder_whose_name_is_not_utf8_loads(home: Path, tmp_path:
     result = run_host("--script", script, "--blocks", "3", home=home)
     assert result.returncode == 0, result.stderr
     assert result.instance()["events_emitted_count"] == 3
+
+
+def test_a_helper_of_the_same_name_in_another_folder_is_reported_at_load(home: Path, tmp_path: Path) -> None:
+    first = tmp_path / "lab_a"
+    second = tmp_path / "lab_b"
+    write_script(first, "gain_helper.py", "GAIN = 2\nLINE = 4\n")
+    write_script(second, "gain_helper.py", "GAIN = 3\nLINE = 5\n")
+    script_a = write_script(first, "a.py", HELPER_USER)
+    script_b = write_script(second, "b.py", HELPER_USER)
+    result = run_host("--script", script_a, "--script", script_b, "--blocks", "3", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.report is not None
+    shared = [w for w in result.report["warnings"] if "helper module 'gain_helper'" in w["message"]]
+    assert len(shared) == 1 and shared[0]["instance"] == 1
+    assert str(first / "gain_helper.py") in shared[0]["message"]

@@ -146,8 +146,17 @@ int load_locked(Instance& instance, const std::string& path, int32_t num_channel
         instance.faulted.store(true);
         return OE_PYPROC_LOAD_FAILED;
     }
-    PyObject* cls = PyTuple_GetItem(loaded.get(), 1);  // borrowed
-    return instantiate(instance, cls);
+    PyObject* cls = PyTuple_GetItem(loaded.get(), 1);             // borrowed
+    PyObject* shared_helpers = PyTuple_GetItem(loaded.get(), 2);  // borrowed
+    const char* warning = shared_helpers != nullptr ? PyUnicode_AsUTF8(shared_helpers) : nullptr;
+    if (warning == nullptr) {
+        PyErr_Clear();
+    }
+    const int status = instantiate(instance, cls);
+    if (warning != nullptr && *warning != '\0') {
+        log_message(OE_PYPROC_LOG_WARNING, instance.id, warning);
+    }
+    return status;
 }
 
 }  // namespace oe_pyproc

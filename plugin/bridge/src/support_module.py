@@ -40,6 +40,29 @@ def _helper_modules(folder):
     return found
 
 
+def _helpers_from_other_folders(folder):
+    """Warnings for this folder's helper modules that the script got from another folder instead.
+
+    sys.modules is one per interpreter: when two scripts in different folders each `import helper`, the
+    second gets the one imported first. Until each folder has its own helpers, this is said loudly.
+    """
+    warnings = []
+    for name, module in list(sys.modules.items()):
+        if "." in name or name.startswith(SCRIPT_MODULE_PREFIX):
+            continue
+        module_file = getattr(module, "__file__", None)
+        if not module_file:
+            continue
+        module_file = os.path.abspath(module_file)
+        for own in (os.path.join(folder, name + ".py"), os.path.join(folder, name, "__init__.py")):
+            if os.path.isfile(own) and module_file != own:
+                warnings.append(
+                    f"helper module '{name}' of this script's folder is not used: '{name}' was already imported "
+                    f"from {module_file} (by another script), and this script runs with that one"
+                )
+    return warnings
+
+
 def load(path, module_name, old_module_name):
     path = os.path.abspath(path)
     if not os.path.isfile(path):
@@ -64,7 +87,7 @@ def load(path, module_name, old_module_name):
     cls = getattr(module, "PyProcessor", None)
     if cls is None:
         raise AttributeError(f"{path} defines no class PyProcessor")
-    return module, cls
+    return module, cls, "\n".join(_helpers_from_other_folders(folder))
 
 
 def unload(module_name):
