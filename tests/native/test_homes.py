@@ -228,7 +228,9 @@ def test_venv_home_uses_only_the_venv_packages_and_is_isolated(
     assert str(base / "lib" / f"python{version}" / "site-packages") not in info["path"]
     assert info["numpy_file"].startswith(str(home))
     assert "" not in info["path"] and str(workdir) not in info["path"]
-    assert not any("evil" in entry for entry in info["path"])
+    # PYTHONPATH's entries come after the Home's own paths, so they cannot shadow its modules (issue 9).
+    evil = str(tmp_path / "evil")
+    assert info["path"].index(evil) > info["path"].index(str(site_packages(home, version)))
     assert info["path"][-1] == str(tmp_path / "scripts")  # the script folder is appended, not prepended
     assert info["isolated"] == 1 and info["no_user_site"] == 1 and info["ignore_environment"] == 1
     assert info["sigint_caught"] is False  # install_signal_handlers=0: no KeyboardInterrupt handler

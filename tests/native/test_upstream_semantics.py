@@ -78,3 +78,31 @@ def test_utf8_mode_under_the_c_locale(homes: dict[str, Path], tmp_path: Path) ->
         assert result.returncode == 0, result.stderr
         assert "Début µV" in result.stdout + result.stderr
         assert out.read_bytes() == "Début µV".encode()
+
+
+LAB_USER = """
+import sys
+
+import lab_shared
+
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        stdlib = min(i for i, entry in enumerate(sys.path) if entry.endswith("site-packages"))
+        assert sys.path.index({lab!r}) > stdlib  # after the Home's own paths
+        self.gain = lab_shared.GAIN
+
+    def process(self, data):
+        data *= self.gain
+"""
+
+
+def test_pythonpath_entries_come_after_the_homes_paths(homes: dict[str, Path], tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    write_script(lab, "lab_shared.py", "GAIN = 2\n")
+    script = write_script(tmp_path / "scripts", "uses_lab.py", LAB_USER.format(lab=str(lab)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["", str(lab)])}
+    for home in homes.values():
+        result = run_host("--script", script, "--blocks", "2", home=home, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.instance()["blocks_processed"] == 2

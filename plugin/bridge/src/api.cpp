@@ -132,6 +132,20 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
             error = "could not extend sys.path";
         }
     }
+    // PYTHONPATH's entries come after the Home's own paths (labs keep shared code there; isolated start-up
+    // ignores the variable itself, and PYTHONHOME stays ignored): a lab module cannot shadow the stdlib.
+    {  // scoped: these references are released before the GIL is
+        PyRef scope(PyDict_New());
+        PyRef appended(scope ? PyRun_String("import os, sys\n"
+                                            "for entry in os.environ.get('PYTHONPATH', '').split(os.pathsep):\n"
+                                            "    if entry and entry not in sys.path:\n"
+                                            "        sys.path.append(entry)\n",
+                                            Py_file_input, scope.get(), scope.get())
+                             : nullptr);
+        if (!appended) {
+            error = "PYTHONPATH could not be added to sys.path: " + fetch_error_text();
+        }
+    }
     // Readies the handle type before any instance exists (scripts need not import it themselves).
     PyRef processor_module(PyImport_ImportModule("oe_pyprocessor"));
     if (!processor_module) {
