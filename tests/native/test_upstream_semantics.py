@@ -106,3 +106,27 @@ def test_pythonpath_entries_come_after_the_homes_paths(homes: dict[str, Path], t
         result = run_host("--script", script, "--blocks", "2", home=home, env=env)
         assert result.returncode == 0, result.stderr
         assert result.instance()["blocks_processed"] == 2
+
+
+EARLY_EVENT = """
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        self.processor = processor
+        processor.add_python_event(1, True)
+        processor.add_python_event(1, False)
+
+    def process(self, data):
+        self.processor.add_python_event(2, True)
+"""
+
+
+def test_events_before_the_first_block_are_dropped_with_one_warning(
+    homes: dict[str, Path], tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, "early.py", EARLY_EVENT)
+    result = run_host("--script", script, "--blocks", "3", home=homes["3.12"])
+    assert result.returncode == 0, result.stderr
+    assert result.report is not None
+    early = [w for w in result.report["warnings"] if "before the first block" in w["message"]]
+    assert len(early) == 1
+    assert result.instance()["events_emitted_count"] == 3  # only process's, one per block

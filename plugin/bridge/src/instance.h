@@ -49,6 +49,7 @@ struct Instance {
     std::string last_error;
     bool warned_kept_reference = false;
     bool warned_channel_mismatch = false;
+    bool warned_early_event = false;  // add_python_event before the first block
     Clock::time_point last_error_log{};
     uint64_t suppressed_errors = 0;
 
