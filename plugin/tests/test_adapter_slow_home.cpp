@@ -28,7 +28,9 @@ std::string makeSlowHome(int seconds) {
     fs::create_directories(home / "bin");
     fs::copy_file(fs::path(g_prefix) / "pyvenv.cfg", home / "pyvenv.cfg");
     fs::create_directory_symlink(fs::canonical(fs::path(g_prefix) / "lib"), home / "lib");
-    const fs::path real = fs::canonical(fs::path(g_prefix) / "bin" / "python3");
+    // The venv's own bin/python3, not the interpreter it links to: run through the venv's path, Python
+    // finds the venv's pyvenv.cfg and so its site-packages (numpy); the base interpreter would not.
+    const fs::path real = fs::absolute(fs::path(g_prefix) / "bin" / "python3");
     {
         std::ofstream wrapper(home / "bin" / "python3");
         wrapper << "#!/bin/sh\nsleep " << seconds << "\nexec '" << real.string() << "' \"$@\"\n";
