@@ -16,8 +16,13 @@
 #include <random>
 #include <thread>
 
+#if defined(_WIN32)
+#include <windows.h>
+#include <unistd.h>  // mingw-w64's: write, dup, dup2, STDOUT_FILENO
+#else
 #include <sys/resource.h>
 #include <unistd.h>
+#endif
 
 namespace fs = std::filesystem;
 using namespace oe_pyproc;
@@ -26,30 +31,51 @@ using namespace oe_pyproc::host;
 namespace {
 
 std::string executable_dir() {
+#if defined(_WIN32)
+    // UTF-8, as every path inside the loader (the narrow fs::path::string() would use the ANSI code page).
+    std::wstring self(32768, L'\0');
+    self.resize(GetModuleFileNameW(nullptr, self.data(), static_cast<DWORD>(self.size())));
+    return self.empty() ? fs::current_path().u8string() : fs::path(self).parent_path().u8string();
+#else
     std::error_code error;
     const fs::path self = fs::read_symlink("/proc/self/exe", error);
     return error ? fs::current_path().string() : self.parent_path().string();
+#endif
 }
 
 std::string find_bridge_dir(const Options& options) {
     if (!options.bridge_dir.empty()) {
         return options.bridge_dir;
     }
-    const fs::path exe_dir = executable_dir();
+    const fs::path exe_dir = fs::u8path(executable_dir());
     const fs::path installed = exe_dir.parent_path() / "lib" / "oe-pyproc" / "plugins-api10" / "oe-pyproc";
     std::error_code error;
     if (fs::is_directory(installed, error)) {
-        return installed.string();
+        return installed.u8string();
     }
-    return exe_dir.string();
+    return exe_dir.u8string();
 }
+
+#if defined(_WIN32)
+enum { RUSAGE_SELF, RUSAGE_THREAD };
+double filetime_seconds(const FILETIME& time) {
+    return static_cast<double>((static_cast<uint64_t>(time.dwHighDateTime) << 32) | time.dwLowDateTime) / 1e7;
+}
+#endif
 
 // CPU time of the process (RUSAGE_SELF: all threads, numpy's BLAS workers included) or the calling thread.
 double cpu_seconds(int who) {
+#if defined(_WIN32)
+    FILETIME created{}, exited{}, kernel{}, user{};
+    const bool got = who == RUSAGE_SELF ? GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)
+                                        : GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user);
+    return got ? filetime_seconds(kernel) + filetime_seconds(user) : 0.0;
+#else
     rusage usage{};
     getrusage(who, &usage);
     return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+#endif
 }
 
 // Messages from the bridge (any thread).

@@ -8,8 +8,10 @@
 #include <iomanip>
 #include <sstream>
 
+#if !defined(_WIN32)
 #include <sys/mman.h>
 #include <sys/stat.h>
+#endif
 
 namespace oe_pyproc::host {
 
@@ -287,9 +289,11 @@ public:
           chunk_values_(static_cast<size_t>(options.channels) * static_cast<size_t>(options.chunk)) {}
 
     ~RawSource() override {
+#if !defined(_WIN32)
         if (mapped_ != nullptr) {
             munmap(const_cast<unsigned char*>(mapped_), mapped_bytes_);
         }
+#endif
         if (file_ != nullptr && file_ != stdin) {
             std::fclose(file_);
         }
@@ -305,6 +309,7 @@ public:
             problem = "cannot read the input file " + options_.input + ": " + std::strerror(errno);
             return false;
         }
+#if !defined(_WIN32)  // Windows reads the file with fread
         // A regular float32 file is mapped: blocks are copied straight from the page cache into the buffer.
         struct stat info {};
         if (options_.input_format == "float32" && fstat(fileno(file_), &info) == 0 && S_ISREG(info.st_mode) &&
@@ -316,6 +321,7 @@ public:
                 mapped_bytes_ = static_cast<size_t>(info.st_size);
             }
         }
+#endif
         return true;
     }
 
