@@ -15,9 +15,11 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #if defined(_WIN32)
 #include <windows.h>
+#include <shellapi.h>
 #include <unistd.h>  // mingw-w64's: write, dup, dup2, STDOUT_FILENO
 #else
 #include <sys/resource.h>
@@ -430,6 +432,24 @@ int finish(const Options& options, Report& report, int exit_code, int report_fd)
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(_WIN32)
+    // argv is in the ANSI code page: take the UTF-16 command line and make it UTF-8, as the loader's paths are.
+    std::vector<std::string> utf8_arguments;
+    std::vector<char*> utf8_argv;
+    int wide_count = 0;
+    if (wchar_t** wide = CommandLineToArgvW(GetCommandLineW(), &wide_count)) {
+        for (int i = 0; i < wide_count; ++i) {
+            utf8_arguments.push_back(fs::path(wide[i]).u8string());
+        }
+        LocalFree(wide);
+        for (std::string& argument : utf8_arguments) {
+            utf8_argv.push_back(argument.data());
+        }
+        utf8_argv.push_back(nullptr);
+        argc = wide_count;
+        argv = utf8_argv.data();
+    }
+#endif
     Options options;
     std::string problem;
     const ParseResult parsed = parse_options(argc, argv, options, problem);
