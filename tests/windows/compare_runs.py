@@ -11,7 +11,14 @@ from pathlib import Path
 
 
 def instance_facts(report: dict) -> list[dict]:
-    keys = ("faulted", "blocks_processed", "blocks_bypassed", "error_count", "events_emitted_count", "events_emitted")
+    keys = (
+        "faulted",
+        "blocks_processed",
+        "blocks_bypassed",
+        "error_count",
+        "events_emitted_count",
+        "events_emitted",
+    )
     return [{key: instance.get(key) for key in keys} for instance in report["instances"]]
 
 
@@ -25,10 +32,13 @@ def main(linux_prefix: str, windows_prefix: str) -> int:
         return 1
     if linux_stream != windows_stream:
         first = next((i for i, (a, b) in enumerate(zip(linux_stream, windows_stream)) if a != b), None)
-        print(f"streams differ: {len(linux_stream)} vs {len(windows_stream)} bytes, first difference at {first}")
+        print(
+            f"streams differ: {len(linux_stream)} vs {len(windows_stream)} bytes, first difference at {first}"
+        )
         return 1
-    if linux_report["ok"] != windows_report["ok"] or instance_facts(linux_report) != instance_facts(windows_report):
-        print(f"reports differ:\n linux   {instance_facts(linux_report)}\n windows {instance_facts(windows_report)}")
+    linux_facts, windows_facts = instance_facts(linux_report), instance_facts(windows_report)
+    if linux_report["ok"] != windows_report["ok"] or linux_facts != windows_facts:
+        print(f"reports differ:\n linux   {linux_facts}\n windows {windows_facts}")
         return 1
     events = sum(len(facts["events_emitted"] or []) for facts in instance_facts(linux_report))
     print(f"equal: {len(linux_stream) // 4} samples, {events} events, ok={linux_report['ok']}")
