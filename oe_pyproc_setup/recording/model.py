@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,7 @@ class SpikeChannel:
     waveforms: np.ndarray  # (n, channels, samples) as stored; × bit_volts is µV
     sorted_ids: np.ndarray  # (n,) integer
     bit_volts: np.ndarray  # float64 (channels,)
+    entry: dict[str, Any] = field(default_factory=dict)  # its structure.oebin entry, written back as it was
 
     def __len__(self) -> int:
         return int(self.sample_numbers.shape[0])

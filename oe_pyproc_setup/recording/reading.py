@@ -266,6 +266,7 @@ def _read_spike_channel(folder: Path, entry: Any, index: int) -> tuple[str, Spik
         waveforms=waveforms,
         sorted_ids=np.asarray(clusters, dtype=np.int64),
         bit_volts=np.asarray(volts, dtype=np.float64),
+        entry=entry,
     )
     return stream_name, channel
 

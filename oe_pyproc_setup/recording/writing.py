@@ -20,6 +20,7 @@ from oe_pyproc_setup.recording.model import (
     OEBIN,
     WRITTEN_FORMAT_VERSION,
     RecordingError,
+    SpikeChannel,
     Stream,
     TtlEvents,
 )
@@ -64,6 +65,7 @@ class WrittenSummary:
     directory: Path  # the recording folder (…/experiment1/recording1)
     samples: int
     events: int
+    spikes: int
     clipped_samples: int
 
 
@@ -102,6 +104,7 @@ class RecordingWriter:
         self.samples_written = 0
         self.clipped = 0
         self.events: list[tuple[int | None, TtlEvents]] = []  # (Python Processor node id or None, events)
+        self.spikes: list[SpikeChannel] = []
 
     def append_block(self, data: np.ndarray, sample_numbers: np.ndarray, timestamps: np.ndarray) -> None:
         """Append processed data (num_channels, n) float32 in physical units, as the GUI would record it."""
@@ -117,6 +120,27 @@ class RecordingWriter:
         """TTL events to record: the input's go to the stream's own TTL folder; those a script sent
         (`python_node`: its processor's node id) to that Python Processor's, as the GUI records them."""
         self.events.append((python_node, events))
+
+    def add_spikes(self, spikes: SpikeChannel) -> None:
+        """One electrode's spikes to record as the input had them (stored waveforms, numbers, clusters)."""
+        self.spikes.append(spikes)
+
+    def _write_spikes(self) -> list[dict[str, Any]]:
+        """The spike folders and their structure.oebin entries, as the GUI's Record Node writes them."""
+        entries: list[dict[str, Any]] = []
+        for index, spikes in enumerate(self.spikes):
+            target = self.recording_dir / "spikes" / spikes.folder
+            target.mkdir(parents=True, exist_ok=True)
+            count = len(spikes)
+            np.save(target / "waveforms.npy", np.ascontiguousarray(spikes.waveforms))
+            np.save(target / "sample_numbers.npy", spikes.sample_numbers.astype("<i8"))
+            np.save(target / "timestamps.npy", self._timestamps_for(spikes.sample_numbers).astype("<f8"))
+            ids = spikes.sorted_ids
+            fits_u16 = not count or (int(ids.min()) >= 0 and int(ids.max()) <= 0xFFFF)
+            np.save(target / "clusters.npy", ids.astype("<u2" if fits_u16 else "<i8"))
+            np.save(target / "electrode_indices.npy", np.full(count, index, dtype="<u2"))
+            entries.append({**spikes.entry, "folder": spikes.folder + "/"})
+        return entries
 
     def _event_base(self, python_node: int | None) -> tuple[str, str]:
         """(folder under events/, source processor name). The GUI names a processor's event channels
@@ -171,7 +195,9 @@ class RecordingWriter:
         start = float(stream.timestamps[0]) if stream.timestamps is not None and stream.num_samples else 0.0
         return np.asarray(start + (sample_numbers - first) / stream.sample_rate, dtype=np.float64)
 
-    def _oebin(self, event_entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def _oebin(
+        self, event_entries: list[dict[str, Any]], spike_entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         stream = self.template
         return {
             "GUI version": WRITTEN_FORMAT_VERSION,
@@ -200,7 +226,7 @@ class RecordingWriter:
                 }
             ],
             "events": event_entries,
-            "spikes": [],
+            "spikes": spike_entries,
         }
 
     def close(self) -> WrittenSummary:
@@ -209,8 +235,9 @@ class RecordingWriter:
         self.sample_numbers.close()
         self.timestamps.close()
         event_entries = self._write_events()
+        spike_entries = self._write_spikes()
         (self.recording_dir / OEBIN).write_text(
-            json.dumps(self._oebin(event_entries), indent=2), encoding="utf-8"
+            json.dumps(self._oebin(event_entries, spike_entries), indent=2), encoding="utf-8"
         )
         first = int(self.template.sample_numbers[0]) if self.template.num_samples else 0
         (self.recording_dir / "sync_messages.txt").write_text(
@@ -229,6 +256,7 @@ class RecordingWriter:
             directory=self.output / "experiment1" / "recording1",
             samples=self.samples_written,
             events=sum(len(events) for _, events in self.events),
+            spikes=sum(len(spikes) for spikes in self.spikes),
             clipped_samples=self.clipped,
         )
 

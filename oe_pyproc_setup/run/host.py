@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.run.events import write_events_file
+from oe_pyproc_setup.run.events import EVENT_WRITERS
 from oe_pyproc_setup.run.plan import GUI_CALLBACK_SAMPLES, Plan
 from oe_pyproc_setup.run.report import HostReport
 from oe_pyproc_setup.script_check import CheckResult
@@ -266,12 +266,14 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(getattr(signal, name), handler)
 
 
-def run_host(plan: Plan, sink: OutputSink, show_progress: bool) -> HostRun:
+def run_host(plan: Plan, sink: OutputSink, show_progress: bool, events_format: str = "binary") -> HostRun:
+    """Run the host over the plan; `events_format` is how the input's events reach it ("binary", or "text"
+    for the benchmark's comparison)."""
     with tempfile.TemporaryDirectory(prefix="oe-pyproc-run-") as temp:
         events_file: Path | None = None
         if len(plan.source.events) or plan.spikes:
-            events_file = Path(temp) / "events.txt"
-            write_events_file(events_file, plan)
+            events_file = Path(temp) / f"events.{events_format}"
+            EVENT_WRITERS[events_format](events_file, plan)
         read_end = write_end = -1
         output_target: str | None = None
         output_file: Path | None = None

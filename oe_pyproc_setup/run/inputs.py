@@ -3,11 +3,11 @@ chunks, with its TTL events and spikes by position (sample index from 0)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from oe_pyproc_setup.recording import Channel, Stream, TtlEvents
+from oe_pyproc_setup.recording import Channel, SpikeChannel, Stream, TtlEvents
 
 # Samples per tile of channel_major's transpose: a tile of both layouts stays in the CPU cache.
 TRANSPOSE_TILE = 256
@@ -77,6 +77,10 @@ class RunInput:
     def relative_spikes(self) -> list[SpikeRecords]:
         """The input's spikes in the processed range, one entry per electrode, each sorted."""
         raise NotImplementedError
+
+    def recorded_spikes(self, done: int) -> list[SpikeChannel]:
+        """The spikes recorded with the input among its first `done` samples, as stored, for --output."""
+        return []
 
     @property
     def first_sample_number(self) -> int:
@@ -152,6 +156,24 @@ class StreamInput(RunInput):
                 )
             )
         return found
+
+    def recorded_spikes(self, done: int) -> list[SpikeChannel]:
+        if done <= 0:
+            return []
+        numbers = self.stream.sample_numbers[:done]
+        first, last = int(numbers[0]), int(numbers[-1])
+        kept = []
+        for channel in self.stream.spikes:
+            keep = (channel.sample_numbers >= first) & (channel.sample_numbers <= last)
+            kept.append(
+                replace(
+                    channel,
+                    sample_numbers=channel.sample_numbers[keep],
+                    waveforms=channel.waveforms[keep],
+                    sorted_ids=channel.sorted_ids[keep],
+                )
+            )
+        return kept
 
 
 class SyntheticInput(RunInput):

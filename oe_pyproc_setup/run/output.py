@@ -56,6 +56,7 @@ class WrittenOutput:
     directory: str
     samples: int
     events: int
+    spikes: int
     clipped_samples: int
 
     def as_dict(self) -> dict[str, object]:
@@ -63,6 +64,7 @@ class WrittenOutput:
             "directory": self.directory,
             "samples": self.samples,
             "events": self.events,
+            "spikes": self.spikes,
             "clipped_samples": self.clipped_samples,
         }
 
@@ -102,10 +104,13 @@ def finish_output(
         writer.add_ttl(source_events.within(int(numbers[0]), int(numbers[-1]) + 1))
     for index, emitted in emitted_events(plan, report, done):
         writer.add_ttl(emitted, python_node=index)
+    for spikes in plan.source.recorded_spikes(done):
+        writer.add_spikes(spikes)
     written = writer.close()
     return WrittenOutput(
         directory=str(written.directory),
         samples=written.samples,
         events=written.events,
+        spikes=written.spikes,
         clipped_samples=written.clipped_samples,
     )

@@ -158,7 +158,8 @@ def _outcome(plan: Plan, run: HostRun, sink: OutputSink, writer: RecordingWriter
     if writer is not None:
         written = outcome.output = finish_output(plan, report, run.samples_received, writer)
         outcome.notes.append(
-            f"\nOutput: {written.directory} ({written.samples} samples, {written.events} TTL events)"
+            f"\nOutput: {written.directory} ({written.samples} samples, {written.events} TTL events, "
+            f"{written.spikes} spikes)"
         )
         if written.clipped_samples:
             outcome.warnings.append(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 from open_ephys.analysis import Session
 
 from .conftest import MadeRecording, cli_command, copy_template
@@ -288,3 +289,66 @@ def test_a_zero_bit_volts_recording_is_refused_by_run_before_anything_runs(  # t
     assert done.returncode == 1, done.stdout + done.stderr
     assert "'bit_volts' is 0.0: it must be positive" in done.stderr and "channel 1" in done.stderr
     assert "Traceback" not in done.stderr and not output.exists()
+
+
+def test_output_carries_the_inputs_spikes_as_the_official_reader_reads_them(  # type: ignore[no-untyped-def]
+    host_path: Path, test_home: Path, make_recording, tmp_path: Path
+) -> None:
+    """--output, cut short by --seconds: the spikes of the processed range, as the official reader reads the
+    input's (numbers, clusters, waveforms in µV, electrode names)."""
+    made, _ = spike_recording(make_recording, np.random.default_rng(5))
+    script = copy_template("processor", tmp_path)
+    output = tmp_path / "out"
+    result = run_cli(
+        str(script),
+        *host_args(host_path, test_home),
+        "--recording",
+        str(made.folder),
+        "--output",
+        str(output),
+        "--seconds",
+        "1.5",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    last = FIRST + 45000 - 1
+    source = Session(str(made.session)).recordnodes[0].recordings[0]
+    written = Session(str(output)).recordings[0]  # --output is a Record Node folder
+    source_spikes = {s.metadata.name: s for s in source.spikes if s.metadata.stream_name == "ProbeA-AP"}
+    written_spikes = {s.metadata.name: s for s in written.spikes}
+    assert set(written_spikes) == set(source_spikes)
+    total = 0
+    for name, reference in source_spikes.items():
+        keep = np.asarray(reference.sample_numbers) <= last
+        mine = written_spikes[name]
+        assert mine.sample_numbers.tolist() == np.asarray(reference.sample_numbers)[keep].tolist()
+        assert mine.clusters.tolist() == np.asarray(reference.clusters)[keep].tolist()
+        assert np.array_equal(mine.waveforms, reference.waveforms[keep])
+        total += int(keep.sum())
+    assert 0 < total < 41 and document["output"]["spikes"] == total
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (struct.pack("<II", 2, 0), "binary events version 2; this host reads version 1"),
+        (struct.pack("<IIIQ", 1, 0, 7, 0), "unknown section kind 7"),
+        (struct.pack("<IIIQ", 1, 0, 1, 5) + b"\0" * 12, "truncated (5 TTL events announced)"),
+        (struct.pack("<IIIQiIII", 1, 0, 2, 3, 104, 1, 40, 2) + b"E1" + b"\0" * 30, "truncated (3 spikes"),
+        (struct.pack("<IIIQiIII", 1, 0, 2, 1, 104, 0, 40, 0), "1..1024 channels"),
+    ],
+)
+def test_a_damaged_binary_event_stream_is_an_input_error(
+    payload: bytes, expected: str, host_path: Path, test_home: Path, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.bin"
+    events.write_bytes(b"OEPYEVNT" + payload)
+    script = copy_template("processor", tmp_path)
+    done = subprocess.run(
+        [str(host_path), "--script", str(script), "--python-home", str(test_home), "--events", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 5 and expected in done.stderr + done.stdout, done.stderr

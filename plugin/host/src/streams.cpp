@@ -5,6 +5,7 @@
 #include <cstring>
 #include <climits>
 #include <fstream>
+#include <iterator>
 #include <iomanip>
 #include <sstream>
 
@@ -56,8 +57,37 @@ void sort_by_sample(std::vector<T>& items, Key key) {
     }
 }
 
-constexpr int kMaxSpikeChannels = 1024;
-constexpr int kMaxSpikeSamples = 8192;
+constexpr uint32_t kMaxSpikeChannels = 1024;
+constexpr uint32_t kMaxSpikeSamples = 8192;
+
+// The binary event stream's magic (its first 8 bytes) and version; its sections' kinds.
+constexpr char kBinaryMagic[] = "OEPYEVNT";
+constexpr uint32_t kBinaryVersion = 1;
+constexpr uint32_t kSectionTtl = 1;
+constexpr uint32_t kSectionSpikes = 2;
+
+// Little-endian fields read from a byte buffer (x86-64, arm64: memcpy is the load). `take` never reads past
+// the end: callers check the sizes they announce against remaining() first.
+struct BinaryReader {
+    const char* data;
+    size_t size;
+    size_t offset;
+    size_t remaining() const { return size - offset; }
+    template <typename T>
+    bool read(T& value) {
+        if (remaining() < sizeof(T)) {
+            return false;
+        }
+        std::memcpy(&value, data + offset, sizeof(T));
+        offset += sizeof(T);
+        return true;
+    }
+    const char* take(size_t bytes) {
+        const char* at = data + offset;
+        offset += std::min(bytes, remaining());
+        return at;
+    }
+};
 
 // Events from an --events file (sorted by sample number, in the script's numbering), handed out block by block.
 class EventFile {
@@ -67,11 +97,21 @@ public:
         if (path.empty()) {
             return true;
         }
-        std::ifstream stream(path);
+        std::ifstream stream(path, std::ios::binary);
         if (!stream) {
             problem = "cannot read the events file " + path;
             return false;
         }
+        char magic[sizeof(kBinaryMagic) - 1] = {};
+        stream.read(magic, sizeof(magic));
+        if (stream.gcount() == static_cast<std::streamsize>(sizeof(magic)) &&
+            std::memcmp(magic, kBinaryMagic, sizeof(magic)) == 0) {
+            stream.seekg(0);
+            std::vector<char> data((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
+            return load_binary(path, data, problem);
+        }
+        stream.clear();
+        stream.seekg(0);
         std::string line;
         int number = 0;
         int64_t last_sample = INT64_MIN;
@@ -138,6 +178,103 @@ public:
     }
 
 private:
+    // The binary event stream (plugin/host/README.md, "Binary events"): after the magic, a version and then
+    // sections of TTL events or of one electrode's spikes, little-endian. Sections may come in any order;
+    // the events are ordered here by sample number (stable).
+    bool load_binary(const std::string& path, const std::vector<char>& data, std::string& problem) {
+        BinaryReader in{data.data(), data.size(), sizeof(kBinaryMagic) - 1};
+        uint32_t version = 0;
+        uint32_t flags = 0;
+        if (!in.read(version) || !in.read(flags)) {
+            problem = path + ": truncated binary events header";
+            return false;
+        }
+        if (version != kBinaryVersion) {
+            problem = path + ": binary events version " + std::to_string(version) + "; this host reads version " +
+                      std::to_string(kBinaryVersion);
+            return false;
+        }
+        while (in.remaining() > 0) {
+            const size_t section_at = in.offset;
+            uint32_t kind = 0;
+            uint64_t count = 0;
+            if (!in.read(kind) || !in.read(count)) {
+                problem = path + ": truncated section header at byte " + std::to_string(section_at);
+                return false;
+            }
+            const std::string where = path + ": section at byte " + std::to_string(section_at) + ": ";
+            if (kind == kSectionTtl) {
+                if (count > in.remaining() / 10) {
+                    problem = where + "truncated (" + std::to_string(count) + " TTL events announced)";
+                    return false;
+                }
+                const char* samples = in.take(count * 8);
+                const char* lines = in.take(count);
+                const char* states = in.take(count);
+                ttl_.reserve(ttl_.size() + count);
+                for (uint64_t k = 0; k < count; ++k) {
+                    int64_t sample = 0;
+                    std::memcpy(&sample, samples + k * 8, 8);
+                    const auto state = static_cast<unsigned char>(states[k]);
+                    if (sample < 0 || state > 1) {
+                        problem = where + "TTL event " + std::to_string(k) + ": sample number < 0 or state not 0|1";
+                        return false;
+                    }
+                    ttl_.push_back(TtlEvent{sample, static_cast<unsigned char>(lines[k]), state == 1});
+                }
+            } else if (kind == kSectionSpikes) {
+                int32_t source_node = 0;
+                uint32_t channels = 0;
+                uint32_t samples = 0;
+                uint32_t name_bytes = 0;
+                if (!in.read(source_node) || !in.read(channels) || !in.read(samples) || !in.read(name_bytes) ||
+                    name_bytes > in.remaining()) {
+                    problem = where + "truncated electrode header";
+                    return false;
+                }
+                if (source_node < 0 || channels < 1 || channels > kMaxSpikeChannels || samples < 1 ||
+                    samples > kMaxSpikeSamples) {
+                    problem = where + "source node < 0, or not 1..1024 channels × 1..8192 samples";
+                    return false;
+                }
+                const std::string electrode(in.take(name_bytes), name_bytes);
+                const uint64_t values = uint64_t(channels) * samples;
+                if (count > in.remaining() / (12 + 4 * values)) {
+                    problem = where + "truncated (" + std::to_string(count) + " spikes announced)";
+                    return false;
+                }
+                const char* numbers = in.take(count * 8);
+                const char* sorted_ids = in.take(count * 4);
+                const char* waveforms = in.take(count * 4 * values);
+                spikes_.reserve(spikes_.size() + count);
+                for (uint64_t k = 0; k < count; ++k) {
+                    SpikeEvent spike;
+                    std::memcpy(&spike.sample_number, numbers + k * 8, 8);
+                    std::memcpy(&spike.sorted_id, sorted_ids + k * 4, 4);
+                    if (spike.sample_number < 0) {
+                        problem = where + "spike " + std::to_string(k) + ": sample number < 0";
+                        return false;
+                    }
+                    spike.source_node = source_node;
+                    spike.electrode = electrode;
+                    spike.num_channels = static_cast<int32_t>(channels);
+                    spike.num_samples = static_cast<int32_t>(samples);
+                    spike.waveform.resize(values);
+                    std::memcpy(spike.waveform.data(), waveforms + k * 4 * values, 4 * values);
+                    spikes_.push_back(std::move(spike));
+                }
+            } else {
+                problem = where + "unknown section kind " + std::to_string(kind);
+                return false;
+            }
+        }
+        std::stable_sort(ttl_.begin(), ttl_.end(),
+                         [](const TtlEvent& a, const TtlEvent& b) { return a.sample_number < b.sample_number; });
+        std::stable_sort(spikes_.begin(), spikes_.end(),
+                         [](const SpikeEvent& a, const SpikeEvent& b) { return a.sample_number < b.sample_number; });
+        return true;
+    }
+
     static bool read_spike(std::istringstream& fields, SpikeEvent& spike) {
         long long sample = 0;
         long long source_node = 0;
