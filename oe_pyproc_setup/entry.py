@@ -1,13 +1,28 @@
 """The `oe-pyproc` executable: runs the click group, so that Ctrl-C at any moment (while the commands are
 still being imported, while options are parsed, while a command starts) ends with a short message and exit
-code 130, never a traceback nor click's "Aborted!" with exit code 1. Nothing is imported before the `try`.
+code 130, never a traceback nor click's "Aborted!" with exit code 1.
+
+The console script imports this module outside any `try` of ours: until `main` runs, a Ctrl-C is only
+remembered (the handler below, installed as this module is imported), then raised inside `main`'s `try`.
 """
 
 from __future__ import annotations
 
+# The C module under `signal`: importing `signal` itself builds its enums (milliseconds, a window in which
+# a Ctrl-C would still meet no handler of ours).
+import _signal as signal  # type: ignore[import-not-found]  # no stub: the public face is `signal`
 import sys
 
 EXIT_INTERRUPTED = 130
+_interrupted_early: list[int] = []
+
+
+def _remember_interrupt(signum: int, frame: object) -> None:
+    _interrupted_early.append(signum)
+
+
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the parent ignores SIGINT
+    signal.signal(signal.SIGINT, _remember_interrupt)
 
 
 def _run_cli() -> int:
@@ -30,10 +45,12 @@ def _run_cli() -> int:
 
 def main() -> None:
     try:
+        if signal.getsignal(signal.SIGINT) is _remember_interrupt:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _interrupted_early:
+            raise KeyboardInterrupt
         code = _run_cli()
     except KeyboardInterrupt:
-        import signal
-
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot interrupt the way out
         try:
             sys.stderr.write("\nInterrupted.\n")

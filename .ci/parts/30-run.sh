@@ -32,8 +32,9 @@ fi
 export OE_PYPROC_TEST_HOST="$HOST" OE_PYPROC_TEST_HOME="$HOME_VENV"
 echo "30-run: host $HOST, Home $HOME_VENV"
 
-"$PY" -m ruff check oe_pyproc_setup tests/run benchmarks/run_speed.py
-"$PY" -m ruff format --check oe_pyproc_setup tests/run benchmarks/run_speed.py
+"$PY" -m ruff check oe_pyproc_setup tests/run benchmarks/run_speed.py benchmarks/spike_stream.py
+"$PY" -m ruff format --check oe_pyproc_setup tests/run benchmarks/run_speed.py benchmarks/spike_stream.py
 "$PY" -m mypy
 ci_pytest -q tests/run
 "$PY" benchmarks/run_speed.py --host "$HOST" --python-home "$HOME_VENV" --seconds 10
+"$PY" benchmarks/spike_stream.py --host "$HOST" --python-home "$HOME_VENV"

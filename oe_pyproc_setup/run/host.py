@@ -25,7 +25,6 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.run.events import EVENT_WRITERS
 from oe_pyproc_setup.run.plan import GUI_CALLBACK_SAMPLES, Plan
 from oe_pyproc_setup.run.report import HostReport
 from oe_pyproc_setup.script_check import CheckResult
@@ -269,6 +268,8 @@ def terminate_as_interrupt() -> Iterator[None]:
 def run_host(plan: Plan, sink: OutputSink, show_progress: bool, events_format: str = "binary") -> HostRun:
     """Run the host over the plan; `events_format` is how the input's events reach it ("binary", or "text"
     for the benchmark's comparison)."""
+    from oe_pyproc_setup.run.events import EVENT_WRITERS  # numpy: imported once the run is known to need it
+
     with tempfile.TemporaryDirectory(prefix="oe-pyproc-run-") as temp:
         events_file: Path | None = None
         if len(plan.source.events) or plan.spikes:
