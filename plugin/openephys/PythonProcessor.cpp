@@ -297,10 +297,7 @@ String PythonProcessor::reloadScript() {
     if (!session.state().loaded || loadedScriptPath.isEmpty()) {
         applyScriptParameter(true);
     } else {
-        int status = session.reload();
-        if (status == OE_PYPROC_OK && CoreServices::getAcquisitionStatus()) {
-            session.start_acquisition();
-        }
+        session.reload();  // during acquisition the session starts the new processor's acquisition itself
     }
     adapter::SessionState state = session.state();
     if (state.loaded && !state.faulted) {

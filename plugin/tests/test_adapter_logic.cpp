@@ -67,6 +67,29 @@ TEST_CASE("first valid candidate wins, skipped ones are logged with their reason
     CHECK_EQ(validator.calls, 2);
 }
 
+TEST_CASE("every candidate gets a step: unset, skipped with its reason, accepted, not needed after it") {
+    ScriptedValidator validator;
+    validator.valid["/homes/manifest"] = "3.12";
+    HomeDecision d = decide_home("",
+                                 {{"", HomeOrigin::Chain},
+                                  {"/homes/broken", HomeOrigin::DefaultHomeFile},
+                                  {"/homes/manifest", HomeOrigin::InstallManifest},
+                                  {"/homes/host", HomeOrigin::HostPrefix}},
+                                 true, validator.fn());
+    CHECK(d.action == HomeAction::Start);
+    CHECK_EQ(d.steps.size(), size_t(4));
+    CHECK_EQ(d.steps[0].reason, std::string("not set"));
+    CHECK(!d.steps[1].accepted);
+    CHECK_CONTAINS(d.steps[1].reason, "no lib/python3.X under /homes/broken");
+    CHECK(d.steps[2].accepted && d.steps[2].reason.empty());
+    CHECK(!d.steps[3].accepted);
+    CHECK_CONTAINS(d.steps[3].reason, "not needed");
+    CHECK_EQ(validator.calls, 2);
+    CHECK_EQ(std::string(to_string(HomeOrigin::HostPrefix)), std::string("host_prefix"));
+    HomeDecision none = decide_home("", {{"", HomeOrigin::Chain}, {"", HomeOrigin::HostPrefix}}, true, validator.fn());
+    CHECK_CONTAINS(none.message, "(chain python_home, the host's own environment)");
+}
+
 TEST_CASE("the chain's Home comes first even when the default file is valid too") {
     ScriptedValidator validator;
     validator.valid["/homes/a"] = "3.10";

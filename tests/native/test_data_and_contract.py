@@ -241,13 +241,11 @@ def test_script_contract(home: Path, tmp_path: Path) -> None:
     assert "offset must be in 0.." in checks[2] and "offset must be in 0.." in checks[3]
     events = result.instance()["events_emitted"]
     assert result.instance()["events_emitted_count"] == 2 * blocks
+    # Placed as the adapter places them: in sample order within the block (offset 0 before the last sample).
     first_block = [event for event in events if event["block"] == 0]
-    assert first_block[0]["line"] == 255 and first_block[1] == {
-        "sample_number": 0,
-        "line": 7,
-        "state": False,
-        "block": 0,
-    }
+    assert first_block[0] == {"sample_number": 0, "line": 7, "state": False, "block": 0}
+    last_sample = next(entry[1] for entry in log if entry[0] == "process") - 1
+    assert first_block[1] == {"sample_number": last_sample, "line": 255, "state": True, "block": 0}
 
 
 UPSTREAM_STYLE = """

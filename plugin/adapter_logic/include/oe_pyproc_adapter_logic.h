@@ -23,7 +23,8 @@ namespace oe_pyproc::adapter {
 // ---------------------------------------------------------------------------------------------------------
 
 // The chain's python_home, then the default Home file, then the install manifest's source prefix
-// (DESIGN §4/§5). Problems reading the files (malformed JSON) are appended to `log`.
+// (DESIGN §4/§5). Problems reading the files (malformed JSON) are appended to `log`. The headless host
+// appends its own prefix (HomeOrigin::HostPrefix) after these.
 std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home, const std::string& gui_root, int api,
                                                   std::vector<std::string>& log);
 
@@ -35,8 +36,16 @@ enum class HomeAction {
     Refuse,      // Python runs with another Home than the one the chain asks for: restart the GUI
 };
 
+// One candidate as decide_home judged it.
+struct HomeStep {
+    HomeCandidate candidate;
+    bool accepted = false;
+    std::string reason;  // why it was skipped ("not set", the validation's reason, "not needed: ...")
+};
+
 struct HomeDecision {
     HomeAction action = HomeAction::NoHome;
+    std::vector<HomeStep> steps;            // every candidate, in order (empty when Python already runs)
     std::optional<Validation> validation;   // set for Start
     HomeOrigin origin = HomeOrigin::Chain;  // where the started Home came from (Start)
     std::vector<std::string> log;           // one line per candidate looked at, skipped ones with their reason
@@ -46,7 +55,8 @@ struct HomeDecision {
 using HomeValidator = std::function<Validation(const std::string& path)>;
 
 // `running_home` is Runtime::home() ("" while Python is not started). Validation only happens when
-// Python is not running yet. A chain's Home that is not used is reported, never rewritten.
+// Python is not running yet; the first valid candidate wins, later ones are not validated. A chain's Home that is not
+// used is reported, never rewritten.
 HomeDecision decide_home(const std::string& running_home, const std::vector<HomeCandidate>& candidates, bool headless,
                          const HomeValidator& validate);
 

@@ -39,12 +39,18 @@ public:
     // Import `script_path` and construct PyProcessor(processor, num_channels, sample_rate). Returns the
     // bridge status; on failure the error is in state().last_error.
     int load(const std::string& script_path, int num_channels, double sample_rate);
-    int reload();                                      // also recovers a faulted instance; allowed during acquisition
+    // Re-imports the script; also recovers a faulted instance. Allowed during acquisition: the new
+    // processor then gets start_acquisition (the audio thread passes blocks through meanwhile).
+    int reload();
     int reinit(int num_channels, double sample_rate);  // stream/channel-count change, no re-import
     void unload();  // no script: the instance is replaced by a fresh one (the old processor handle raises)
+    // The instance is destroyed (the processor is removed). Output events still queued are not delivered
+    // any more: returns how many, for the caller to count as dropped.
+    uint64_t close();
     int prepare(int max_samples);
     void set_policy(ErrorPolicy policy);
     ErrorPolicy policy() const { return policy_; }
+    void set_strided_view(bool enabled);  // opt-in zero-copy strided view (bridge set_strided_view)
 
     int start_acquisition();
     int stop_acquisition();
@@ -52,6 +58,8 @@ public:
     int stop_recording();
 
     SessionState state() const;
+    // The bridge's counters (blocks processed/bypassed, errors, dropped events); zeros without an instance.
+    oe_pyproc_instance_state bridge_state() const;
     // Records an error that did not come from the bridge (no Home, missing file) for the status line.
     void set_external_error(const std::string& message);
 
@@ -64,12 +72,15 @@ public:
         Block(const Block&) = delete;
         Block& operator=(const Block&) = delete;
         bool active() const { return active_; }
-        void ttl_event(const oe_pyproc_ttl_event& event);
-        void spike(const oe_pyproc_spike& spike);
-        // Runs the script on the block; records the script time. Returns the bridge status.
-        int process(const oe_pyproc_block& block, double sample_rate);
+        // The bridge status of each call (OE_PYPROC_SCRIPT_ERROR: see last_error()).
+        int ttl_event(const oe_pyproc_ttl_event& event);
+        int spike(const oe_pyproc_spike& spike);
+        // Runs the script on the block; records the script time; fills `result` when given.
+        int process(const oe_pyproc_block& block, double sample_rate, oe_pyproc_block_result* result = nullptr);
         // Moves queued add_python_event entries into `out` (capacity entries at most).
         int drain(oe_pyproc_event_out* out, int capacity);
+        // Message + traceback of the instance's last error ("" if none); valid until the next call.
+        const char* last_error() const;
 
     private:
         ScriptSession& session_;
@@ -82,16 +93,20 @@ public:
     uint64_t blocks_skipped_busy() const { return blocks_skipped_busy_.load(std::memory_order_relaxed); }
 
 private:
-    int after_call(int status);  // updates loaded/last_error from a load-type call (mutex held)
+    int after_call(int status);   // updates loaded/last_error from a load-type call (mutex held)
+    uint64_t destroy_instance();  // drains what is left, destroys; returns the undelivered events (mutex held)
+    void configure_instance();    // policy, strided view and prepared size onto a new instance (mutex held)
 
     const uint64_t instance_id_;
     mutable std::mutex mutex_;
     const oe_pyproc_bridge_api* api_ = nullptr;
     oe_pyproc_instance* instance_ = nullptr;
     bool loaded_ = false;
+    bool acquiring_ = false;  // between start_acquisition and stop_acquisition
     std::string script_path_;
     std::string last_error_;
     ErrorPolicy policy_ = ErrorPolicy::Bypass;
+    bool strided_view_ = false;
     int prepared_samples_ = 0;
     BlockTimer timer_;
     std::atomic<uint64_t> blocks_skipped_busy_{0};

@@ -45,6 +45,20 @@ std::vector<HomeCandidate> gather_home_candidates(const std::string& chain_home,
     return candidates;
 }
 
+namespace {
+// A candidate's origin as the user knows it, for the one-line message.
+const char* describe(HomeOrigin origin) {
+    switch (origin) {
+        case HomeOrigin::Chain: return "chain python_home";
+        case HomeOrigin::DefaultHomeFile: return "default Home file";
+        case HomeOrigin::InstallManifest: return "install manifest";
+        case HomeOrigin::HostPrefix: return "the host's own environment";
+        case HomeOrigin::Chooser: return "folder chooser";
+    }
+    return "unknown";
+}
+}  // namespace
+
 bool same_folder(const std::string& a, const std::string& b) {
     if (a.empty() || b.empty()) {
         return a == b;
@@ -93,29 +107,38 @@ HomeDecision decide_home(const std::string& running_home, const std::vector<Home
 
     std::string skipped;  // the reasons, for the one-line message
     for (const auto& candidate : candidates) {
+        HomeStep step{candidate, false, ""};
         std::string label = std::string(to_string(candidate.origin));
-        if (candidate.path.empty()) {
+        if (decision.action == HomeAction::Start) {
+            step.reason = "not needed: an earlier candidate was valid";
+        } else if (candidate.path.empty()) {
+            step.reason = "not set";
             decision.log.push_back(label + ": not set");
-            continue;
-        }
-        Validation validation = validate(candidate.path);
-        if (!validation.ok) {
+        } else if (Validation validation = validate(candidate.path); !validation.ok) {
+            step.reason = validation.reason;
             decision.log.push_back(label + ": skipped " + candidate.path + ": " + validation.reason);
             skipped += (skipped.empty() ? "" : "; ") + validation.reason;
-            continue;
+        } else {
+            step.accepted = true;
+            decision.log.push_back(label + ": using " + candidate.path + " (Python " + validation.info.version + ")");
+            decision.action = HomeAction::Start;
+            decision.origin = candidate.origin;
+            decision.validation = std::move(validation);
         }
-        decision.log.push_back(label + ": using " + candidate.path + " (Python " + validation.info.version + ")");
-        decision.action = HomeAction::Start;
-        decision.origin = candidate.origin;
-        decision.validation = std::move(validation);
+        decision.steps.push_back(std::move(step));
+    }
+    if (decision.action == HomeAction::Start) {
         return decision;
     }
 
     if (headless) {
         decision.action = HomeAction::NoHome;
-        decision.message =
-            "no valid Python Home (chain python_home, default Home file, install manifest); run `oe-pyproc "
-            "configure --python-home DIR` or set the python_home parameter";
+        std::string looked_at;
+        for (const auto& candidate : candidates) {
+            looked_at += (looked_at.empty() ? "" : ", ") + std::string(describe(candidate.origin));
+        }
+        decision.message = "no valid Python Home (" + looked_at +
+                           "); run `oe-pyproc configure --python-home DIR` or set the python_home parameter";
     } else {
         decision.action = HomeAction::AskChooser;
         decision.message = "no valid Python Home found; choose one";

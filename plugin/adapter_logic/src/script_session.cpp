@@ -6,8 +6,28 @@ ScriptSession::ScriptSession(uint64_t instance_id) : instance_id_(instance_id) {
 
 ScriptSession::~ScriptSession() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (api_ != nullptr && instance_ != nullptr) {
-        api_->destroy(instance_);
+    destroy_instance();
+}
+
+uint64_t ScriptSession::destroy_instance() {
+    if (api_ == nullptr || instance_ == nullptr) {
+        return 0;
+    }
+    uint64_t undelivered = 0;
+    oe_pyproc_event_out events[256];
+    for (int32_t count = 0; (count = api_->drain_events(instance_, events, 256)) > 0;) {
+        undelivered += static_cast<uint64_t>(count);
+    }
+    api_->destroy(instance_);
+    instance_ = nullptr;
+    return undelivered;
+}
+
+void ScriptSession::configure_instance() {
+    api_->set_policy(instance_, static_cast<int32_t>(policy_));
+    api_->set_strided_view(instance_, strided_view_ ? 1 : 0);
+    if (prepared_samples_ > 0) {
+        api_->prepare(instance_, prepared_samples_);
     }
 }
 
@@ -19,10 +39,7 @@ void ScriptSession::attach(const oe_pyproc_bridge_api* api) {
     api_ = api;
     instance_ = api_->create(instance_id_);
     if (instance_ != nullptr) {
-        api_->set_policy(instance_, static_cast<int32_t>(policy_));
-        if (prepared_samples_ > 0) {
-            api_->prepare(instance_, prepared_samples_);
-        }
+        configure_instance();
     }
 }
 
@@ -66,7 +83,11 @@ int ScriptSession::reload() {
         last_error_ = "no script to reload";
         return OE_PYPROC_INVALID_ARGUMENT;
     }
-    return after_call(api_->reload(instance_));
+    const int status = after_call(api_->reload(instance_));
+    if (status == OE_PYPROC_OK && acquiring_ && api_->start_acquisition(instance_) == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(OE_PYPROC_SCRIPT_ERROR);
+    }
+    return status;
 }
 
 int ScriptSession::reinit(int num_channels, double sample_rate) {
@@ -85,14 +106,17 @@ void ScriptSession::unload() {
     if (instance_ == nullptr) {
         return;
     }
-    api_->destroy(instance_);
+    destroy_instance();
     instance_ = api_->create(instance_id_);
     if (instance_ != nullptr) {
-        api_->set_policy(instance_, static_cast<int32_t>(policy_));
-        if (prepared_samples_ > 0) {
-            api_->prepare(instance_, prepared_samples_);
-        }
+        configure_instance();
     }
+}
+
+uint64_t ScriptSession::close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    loaded_ = false;
+    return destroy_instance();
 }
 
 int ScriptSession::prepare(int max_samples) {
@@ -112,9 +136,18 @@ void ScriptSession::set_policy(ErrorPolicy policy) {
     }
 }
 
+void ScriptSession::set_strided_view(bool enabled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    strided_view_ = enabled;
+    if (instance_ != nullptr) {
+        api_->set_strided_view(instance_, enabled ? 1 : 0);
+    }
+}
+
 int ScriptSession::start_acquisition() {
     std::lock_guard<std::mutex> lock(mutex_);
     timer_.reset();
+    acquiring_ = true;
     if (instance_ == nullptr || !loaded_) {
         return OE_PYPROC_NOT_INITIALIZED;
     }
@@ -127,6 +160,7 @@ int ScriptSession::start_acquisition() {
 
 int ScriptSession::stop_acquisition() {
     std::lock_guard<std::mutex> lock(mutex_);
+    acquiring_ = false;
     if (instance_ == nullptr || !loaded_) {
         return OE_PYPROC_NOT_INITIALIZED;
     }
@@ -183,6 +217,15 @@ SessionState ScriptSession::state() const {
     return state;
 }
 
+oe_pyproc_instance_state ScriptSession::bridge_state() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    oe_pyproc_instance_state state{};
+    if (instance_ != nullptr) {
+        api_->get_state(instance_, &state);
+    }
+    return state;
+}
+
 void ScriptSession::set_external_error(const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     last_error_ = message;
@@ -201,28 +244,34 @@ ScriptSession::Block::Block(ScriptSession& session) : session_(session), lock_(s
 
 ScriptSession::Block::~Block() = default;
 
-void ScriptSession::Block::ttl_event(const oe_pyproc_ttl_event& event) {
-    if (active_) {
-        session_.api_->ttl_event(session_.instance_, &event);
-    }
+int ScriptSession::Block::ttl_event(const oe_pyproc_ttl_event& event) {
+    return active_ ? session_.api_->ttl_event(session_.instance_, &event) : OE_PYPROC_BYPASSED;
 }
 
-void ScriptSession::Block::spike(const oe_pyproc_spike& spike) {
-    if (active_) {
-        session_.api_->spike(session_.instance_, &spike);
-    }
+int ScriptSession::Block::spike(const oe_pyproc_spike& spike) {
+    return active_ ? session_.api_->spike(session_.instance_, &spike) : OE_PYPROC_BYPASSED;
 }
 
-int ScriptSession::Block::process(const oe_pyproc_block& block, double sample_rate) {
+int ScriptSession::Block::process(const oe_pyproc_block& block, double sample_rate, oe_pyproc_block_result* result) {
+    oe_pyproc_block_result local{};
+    oe_pyproc_block_result& filled = result != nullptr ? *result : local;
+    filled = oe_pyproc_block_result{};
     if (!active_) {
         return OE_PYPROC_BYPASSED;
     }
-    oe_pyproc_block_result result{};
-    int status = session_.api_->process(session_.instance_, &block, &result);
-    if (result.data_path != OE_PYPROC_PATH_NONE) {
-        session_.timer_.record(result.script_ns, block.num_samples, sample_rate);
+    int status = session_.api_->process(session_.instance_, &block, &filled);
+    if (filled.data_path != OE_PYPROC_PATH_NONE) {
+        session_.timer_.record(filled.script_ns, block.num_samples, sample_rate);
     }
     return status;
+}
+
+const char* ScriptSession::Block::last_error() const {
+    if (!lock_.owns_lock() || session_.instance_ == nullptr) {
+        return "";
+    }
+    const char* error = session_.api_->get_last_error(session_.instance_);
+    return error != nullptr ? error : "";
 }
 
 int ScriptSession::Block::drain(oe_pyproc_event_out* out, int capacity) {

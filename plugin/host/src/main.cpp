@@ -1,6 +1,8 @@
 // oe-pyproc-host: runs processor scripts through the loader and bridge exactly as the Open Ephys adapter
 // does, on a separate audio thread over a JUCE-like buffer. Flags and report: plugin/host/README.md.
+#include "oe_pyproc_adapter_logic.h"
 #include "oe_pyproc_loader.h"
+#include "oe_pyproc_script_session.h"
 
 #include "options.h"
 #include "report.h"
@@ -9,9 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -105,10 +110,59 @@ void on_bridge_log(void* user, int level, uint64_t instance_id, const char* mess
 }
 
 struct LiveInstance {
-    oe_pyproc_instance* handle = nullptr;
+    std::unique_ptr<adapter::ScriptSession> session;  // null once removed
     InstanceReport* report = nullptr;
 };
 
+// Work the audio thread hands to the message thread (the host's main thread, where the GUI's editor and
+// config messages run): reloads and removals. With `wait`, the audio thread blocks until it is done (a
+// deterministic block boundary for tests); without, it goes on and blocks that find the session busy pass
+// through, as in the GUI.
+class MessageQueue {
+public:
+    enum class Kind { Reload, Remove, AudioDone };
+    struct Request {
+        Kind kind = Kind::AudioDone;
+        int instance = -1;
+        int64_t block = -1;
+        int64_t first_sample = -1;
+        uint64_t ticket = 0;
+    };
+
+    uint64_t post(Request request) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        request.ticket = ++posted_;
+        pending_.push_back(request);
+        changed_.notify_all();
+        return request.ticket;
+    }
+    void wait_done(uint64_t ticket) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return completed_ >= ticket; });
+    }
+    Request take() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return !pending_.empty(); });
+        Request request = pending_.front();
+        pending_.pop_front();
+        return request;
+    }
+    void complete(uint64_t ticket) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        completed_ = ticket;
+        changed_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Request> pending_;
+    uint64_t posted_ = 0;
+    uint64_t completed_ = 0;
+};
+
+// Runs the instances through the adapter's own code (adapter_logic's ScriptSession and event placement):
+// load, start/stop and reloads on the message thread (the caller's), blocks on an audio thread.
 class HostRun {
 public:
     HostRun(const Options& options, const oe_pyproc_bridge_api& api, Report& report)
@@ -117,42 +171,35 @@ public:
     int load_instances() {
         for (int index = 0; index < options_.instances; ++index) {
             InstanceReport& entry = report_.instances[static_cast<size_t>(index)];
-            oe_pyproc_instance* handle = api_.create(static_cast<uint64_t>(index + 1));
-            if (handle == nullptr) {
+            auto session = std::make_unique<adapter::ScriptSession>(static_cast<uint64_t>(index + 1));
+            session->attach(&api_);
+            if (!session->attached()) {
                 report_.fatal = Fatal{"python", "could not create a bridge instance"};
                 return kExitHome;
             }
-            api_.set_policy(handle, options_.policy_continue ? OE_PYPROC_POLICY_CONTINUE : OE_PYPROC_POLICY_BYPASS);
-            api_.set_strided_view(handle, options_.strided_view ? 1 : 0);
-            live_.push_back(LiveInstance{handle, &entry});
-            if (api_.load_script(handle, entry.script.c_str(), options_.channels, options_.sample_rate) !=
-                OE_PYPROC_OK) {
+            session->set_policy(options_.policy_continue ? adapter::ErrorPolicy::Continue
+                                                         : adapter::ErrorPolicy::Bypass);
+            session->set_strided_view(options_.strided_view);
+            const int status = session->load(entry.script, options_.channels, options_.sample_rate);
+            live_.push_back(LiveInstance{std::move(session), &entry});
+            if (status != OE_PYPROC_OK) {
+                const std::string error = live_.back().session->state().last_error;
                 report_.fatal = Fatal{"script", "instance " + std::to_string(index) + ": " + entry.script +
-                                                    " could not be loaded:\n" + api_.get_last_error(handle)};
-                add_error(index, -1, -1, api_.get_last_error(handle));
+                                                    " could not be loaded:\n" + error};
+                add_error(index, -1, -1, error);
                 return kExitScript;
             }
-            api_.prepare(handle, options_.max_block_samples());
+            live_.back().session->prepare(options_.max_block_samples());
         }
         return kExitOk;
     }
 
-    using InstanceCall = int (*)(oe_pyproc_instance*);
-
-    void call_all(InstanceCall oe_pyproc_bridge_api::*method, int64_t block) {
-        for (size_t i = 0; i < live_.size(); ++i) {
-            if (live_[i].handle != nullptr && (api_.*method)(live_[i].handle) == OE_PYPROC_SCRIPT_ERROR) {
-                add_error(static_cast<int>(i), block, -1, api_.get_last_error(live_[i].handle));
-            }
-        }
-    }
-
     void start() {
-        call_all(&oe_pyproc_bridge_api::start_acquisition, -1);
+        for_each_session(&adapter::ScriptSession::start_acquisition);
         if (!options_.record_dir.empty()) {
             for (size_t i = 0; i < live_.size(); ++i) {
-                if (api_.start_recording(live_[i].handle, options_.record_dir.c_str()) == OE_PYPROC_SCRIPT_ERROR) {
-                    add_error(static_cast<int>(i), -1, -1, api_.get_last_error(live_[i].handle));
+                if (live_[i].session->start_recording(options_.record_dir) == OE_PYPROC_SCRIPT_ERROR) {
+                    add_error(static_cast<int>(i), -1, -1, live_[i].session->state().last_error);
                 }
             }
         }
@@ -160,12 +207,13 @@ public:
 
     void stop() {
         if (!options_.record_dir.empty()) {
-            call_all(&oe_pyproc_bridge_api::stop_recording, -1);
+            for_each_session(&adapter::ScriptSession::stop_recording);
         }
-        call_all(&oe_pyproc_bridge_api::stop_acquisition, -1);
+        for_each_session(&adapter::ScriptSession::stop_acquisition);
     }
 
-    // Runs blocks until the source is exhausted, splitting the run over audio threads.
+    // Runs blocks until the source is exhausted, splitting the run over audio threads; the calling thread
+    // serves the message queue meanwhile.
     int run(BlockSource& source, OutputWriter* output) {
         AudioBuffer buffer(options_.channels, options_.callback_size);
         std::mt19937_64 jitter_rng(options_.seed * 7919 + 17);
@@ -188,11 +236,16 @@ public:
                 segment + 1 == segments || planned_blocks <= 0 ? INT64_MAX : planned_blocks * (segment + 1) / segments;
             std::thread audio([&] {
                 const double thread_cpu_start = cpu_seconds(RUSAGE_THREAD);
-                struct AddCpu {
+                struct AtEnd {
                     double start;
                     double& total;
-                    ~AddCpu() { total += cpu_seconds(RUSAGE_THREAD) - start; }
-                } add_cpu{thread_cpu_start, report_.run.audio_cpu_time_s};
+                    MessageQueue& queue;
+                    ~AtEnd() {
+                        total += cpu_seconds(RUSAGE_THREAD) - start;
+                        queue.post({MessageQueue::Kind::AudioDone});
+                    }
+                } at_end{thread_cpu_start, report_.run.audio_cpu_time_s, messages_};
+                audio_thread_id_.store(std::this_thread::get_id());
                 while (block < segment_end) {
                     const int wanted = options_.block_size + jitter(jitter_rng);
                     events.clear();
@@ -222,6 +275,7 @@ public:
                     }
                 }
             });
+            serve_messages();
             audio.join();
             ++report_.run.audio_threads;
             if (segment + 1 < segments) {
@@ -243,17 +297,21 @@ public:
 
     void destroy_all() {
         for (auto& live : live_) {
-            if (live.handle != nullptr) {
-                collect_state(live);
-                api_.destroy(live.handle);
-                live.handle = nullptr;
-            }
+            remove(live);
         }
     }
 
     const std::atomic<int64_t>& current_block() const { return current_block_; }
 
 private:
+    void for_each_session(int (adapter::ScriptSession::*method)()) {
+        for (size_t i = 0; i < live_.size(); ++i) {
+            if (live_[i].session && (live_[i].session.get()->*method)() == OE_PYPROC_SCRIPT_ERROR) {
+                add_error(static_cast<int>(i), -1, -1, live_[i].session->state().last_error);
+            }
+        }
+    }
+
     void add_error(int instance, int64_t block, int64_t sample_number, const std::string& text) {
         std::lock_guard<std::mutex> lock(errors_mutex_);
         ++report_.error_total;
@@ -292,28 +350,83 @@ private:
         }
     }
 
-    void collect_state(LiveInstance& live) {
-        oe_pyproc_instance_state state{};
-        api_.get_state(live.handle, &state);
-        live.report->faulted = state.faulted != 0;
-        live.report->error_count = state.error_count;
-        live.report->blocks_processed = state.blocks_processed;
-        live.report->blocks_bypassed = state.blocks_bypassed;
-        live.report->events_dropped = state.events_dropped;
+    // Message thread: the instance's counters into its report, then the instance is destroyed; output events
+    // it had queued and that no block will carry any more are counted as dropped.
+    void remove(LiveInstance& live) {
+        if (!live.session) {
+            return;
+        }
+        const oe_pyproc_instance_state state = live.session->bridge_state();
+        InstanceReport& entry = *live.report;
+        entry.faulted = state.faulted != 0;
+        entry.error_count = state.error_count;
+        entry.blocks_processed = state.blocks_processed;
+        entry.blocks_bypassed = state.blocks_bypassed;
+        entry.events_dropped = state.events_dropped;
+        entry.blocks_passed_busy = live.session->blocks_skipped_busy();
+        entry.events_dropped_at_removal = live.session->close();
+        live.session.reset();
     }
 
-    void deliver(size_t instance, const TtlEvent& ttl, int64_t block, int64_t sample_number) {
-        oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
-        if (api_.ttl_event(live_[instance].handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
-            add_error(static_cast<int>(instance), block, sample_number, api_.get_last_error(live_[instance].handle));
+    // Message thread: serves the audio thread's requests until it ends.
+    void serve_messages() {
+        for (;;) {
+            const MessageQueue::Request request = messages_.take();
+            if (request.kind == MessageQueue::Kind::AudioDone) {
+                messages_.complete(request.ticket);
+                return;
+            }
+            if (request.kind == MessageQueue::Kind::Remove) {
+                LiveInstance& live = live_[static_cast<size_t>(request.instance)];
+                remove(live);
+                live.report->removed_at_block = request.block;
+            } else {
+                reload_all(request);
+            }
+            messages_.complete(request.ticket);
         }
     }
 
-    void deliver(size_t instance, const SpikeEvent& spike, int64_t block, int64_t sample_number) {
+    void reload_all(const MessageQueue::Request& request) {
+        if (options_.reload_wait_stdin) {
+            std::fprintf(stderr, "oe-pyproc-host: waiting for stdin to reload\n");
+            std::fflush(stderr);
+            std::string line;
+            std::getline(std::cin, line);
+        }
+        ReloadEntry reload;
+        reload.requested_at_block = request.block;
+        reload.started_at_block = current_block_.load();
+        const auto started = std::chrono::steady_clock::now();
+        reload.ok = true;
+        for (size_t i = 0; i < live_.size(); ++i) {
+            if (live_[i].session && live_[i].session->reload() != OE_PYPROC_OK) {
+                reload.ok = false;
+                add_error(static_cast<int>(i), request.block, request.first_sample,
+                          live_[i].session->state().last_error);
+            }
+        }
+        reload.finished_at_block = current_block_.load();
+        reload.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        reload.waited = !options_.reload_concurrent;
+        reload.on_audio_thread = std::this_thread::get_id() == audio_thread_id_.load();
+        report_.reloads.push_back(reload);
+    }
+
+    void deliver(adapter::ScriptSession::Block& session_block, size_t instance, const TtlEvent& ttl, int64_t block,
+                 int64_t sample_number) {
+        oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
+        if (session_block.ttl_event(event) == OE_PYPROC_SCRIPT_ERROR) {
+            add_error(static_cast<int>(instance), block, sample_number, session_block.last_error());
+        }
+    }
+
+    void deliver(adapter::ScriptSession::Block& session_block, size_t instance, const SpikeEvent& spike, int64_t block,
+                 int64_t sample_number) {
         oe_pyproc_spike event{spike.source_node,   spike.electrode.c_str(), spike.num_channels,   spike.num_samples,
                               spike.sample_number, spike.sorted_id,         spike.waveform.data()};
-        if (api_.spike(live_[instance].handle, &event) == OE_PYPROC_SCRIPT_ERROR) {
-            add_error(static_cast<int>(instance), block, sample_number, api_.get_last_error(live_[instance].handle));
+        if (session_block.spike(event) == OE_PYPROC_SCRIPT_ERROR) {
+            add_error(static_cast<int>(instance), block, sample_number, session_block.last_error());
         }
     }
 
@@ -321,26 +434,14 @@ private:
         // The script's numbering: --first-sample-number plus the position in the stream.
         const int64_t first_sample = options_.first_sample_number + position;
         for (const auto& removal : options_.removals) {
-            if (removal.block == block && removal.instance < static_cast<int>(live_.size()) &&
-                live_[static_cast<size_t>(removal.instance)].handle != nullptr) {
-                LiveInstance& live = live_[static_cast<size_t>(removal.instance)];
-                collect_state(live);
-                api_.destroy(live.handle);
-                live.handle = nullptr;
-                live.report->removed_at_block = block;
+            if (removal.block == block && live_[static_cast<size_t>(removal.instance)].session) {
+                messages_.wait_done(messages_.post({MessageQueue::Kind::Remove, removal.instance, block}));
             }
         }
         if (options_.reload_at_block == block) {
-            if (options_.reload_wait_stdin) {
-                std::fprintf(stderr, "oe-pyproc-host: waiting for stdin to reload\n");
-                std::fflush(stderr);
-                std::string line;
-                std::getline(std::cin, line);
-            }
-            for (size_t i = 0; i < live_.size(); ++i) {
-                if (live_[i].handle != nullptr && api_.reload(live_[i].handle) != OE_PYPROC_OK) {
-                    add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live_[i].handle));
-                }
+            const uint64_t ticket = messages_.post({MessageQueue::Kind::Reload, -1, block, first_sample});
+            if (!options_.reload_concurrent) {
+                messages_.wait_done(ticket);
             }
         }
         report_.stream.ttl_events_in += events.ttl.size();
@@ -348,7 +449,13 @@ private:
         oe_pyproc_block view{buffer.channel_pointers(), options_.channels, samples, buffer.row_stride(), first_sample};
         for (size_t i = 0; i < live_.size(); ++i) {
             LiveInstance& live = live_[i];
-            if (live.handle == nullptr) {
+            if (!live.session) {
+                continue;
+            }
+            // As PythonProcessor::process: the audio thread only tries the session; a reload holding it
+            // lets the block pass through unchanged.
+            adapter::ScriptSession::Block session_block(*live.session);
+            if (!session_block.active()) {
                 continue;
             }
             // TTL events and spikes merged in sample order (a TTL event first at equal sample numbers).
@@ -359,16 +466,16 @@ private:
                                       (next_ttl < events.ttl.size() &&
                                        events.ttl[next_ttl].sample_number <= events.spikes[next_spike]->sample_number);
                 if (ttl_next) {
-                    deliver(i, events.ttl[next_ttl++], block, first_sample);
+                    deliver(session_block, i, events.ttl[next_ttl++], block, first_sample);
                 } else {
-                    deliver(i, *events.spikes[next_spike++], block, first_sample);
+                    deliver(session_block, i, *events.spikes[next_spike++], block, first_sample);
                 }
             }
             oe_pyproc_block_result result{};
-            const int status = api_.process(live.handle, &view, &result);
+            const int status = session_block.process(view, options_.sample_rate, &result);
             InstanceReport& entry = *live.report;
             if (status == OE_PYPROC_SCRIPT_ERROR) {
-                add_error(static_cast<int>(i), block, first_sample, api_.get_last_error(live.handle));
+                add_error(static_cast<int>(i), block, first_sample, session_block.last_error());
             }
             entry.count_path(result.data_path);
             if (result.data_path != OE_PYPROC_PATH_NONE) {
@@ -382,26 +489,35 @@ private:
                     entry.block_budget_percent.push_back(static_cast<float>(percent));
                 }
             }
-            oe_pyproc_event_out drained[256];
+            // Output events placed in this block as the adapter places them (clamped, sorted, lines checked).
             int32_t count = 0;
-            while ((count = api_.drain_events(live.handle, drained, 256)) > 0) {
-                for (int32_t k = 0; k < count; ++k) {
+            while ((count = session_block.drain(drained_, kDrainBatch)) > 0) {
+                int dropped = 0;
+                const int placed =
+                    adapter::place_output_events(drained_, count, first_sample, samples, placed_, dropped);
+                entry.events_dropped_placement += static_cast<uint64_t>(dropped);
+                for (int k = 0; k < placed; ++k) {
                     ++entry.events_emitted_count;
                     if (static_cast<int64_t>(entry.events.size()) < options_.max_events) {
-                        entry.events.push_back(EmittedEvent{first_sample + drained[k].offset, drained[k].line,
-                                                            drained[k].state != 0, block});
+                        entry.events.push_back(
+                            EmittedEvent{placed_[k].sample_number, placed_[k].line, placed_[k].state, block});
                     }
                 }
             }
         }
     }
 
+    static constexpr int kDrainBatch = 256;
     const Options& options_;
     const oe_pyproc_bridge_api& api_;
     Report& report_;
     std::vector<LiveInstance> live_;
     std::mutex errors_mutex_;
     std::atomic<int64_t> current_block_{-1};
+    MessageQueue messages_;
+    std::atomic<std::thread::id> audio_thread_id_{};
+    oe_pyproc_event_out drained_[kDrainBatch];
+    adapter::OutputTtl placed_[kDrainBatch];
 };
 
 int finish(const Options& options, Report& report, int exit_code, int report_fd) {
@@ -480,33 +596,34 @@ int main(int argc, char** argv) {
     report.stream.source = options.input.empty() ? "synthetic" : "raw";
     report.stream.first_sample_number = options.first_sample_number;
 
-    // Home: DESIGN §4 order.
+    // Home: the adapter's own candidates and decision (DESIGN §4 order), the host's prefix last.
     std::vector<HomeCandidate> candidates{{options.python_home, HomeOrigin::Chain}};
     if (!options.no_default_home) {
         const std::string root = options.gui_root.empty() ? default_gui_root() : options.gui_root;
-        std::string file_problem;
-        const std::string from_file = read_default_home_file(root, options.api, &file_problem);
-        if (!file_problem.empty()) {
-            report.warnings.push_back(WarningEntry{-1, -1, file_problem});
+        std::vector<std::string> file_problems;
+        candidates = adapter::gather_home_candidates(options.python_home, root, options.api, file_problems);
+        for (const auto& problem_text : file_problems) {
+            report.warnings.push_back(WarningEntry{-1, -1, problem_text});
         }
-        candidates.push_back({from_file, HomeOrigin::DefaultHomeFile});
         const fs::path own_prefix = fs::path(executable_dir()).parent_path();
         std::error_code error;
         const bool has_python = fs::exists(own_prefix / "bin" / "python3", error);
-        candidates.push_back({has_python ? own_prefix.string() : "", HomeOrigin::InstallManifest});
+        candidates.push_back({has_python ? own_prefix.string() : "", HomeOrigin::HostPrefix});
     }
     ValidationOptions validation_options;
     validation_options.bridge_dir = find_bridge_dir(options);
     validation_options.import_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(options.import_timeout_s * 1000));
-    Resolution resolution = resolve_home(candidates, validation_options);
-    for (const auto& step : resolution.steps) {
+    const adapter::HomeDecision decision =
+        adapter::decide_home(Runtime::instance().home(), candidates, /*headless=*/true,
+                             [&](const std::string& path) { return validate_home(path, validation_options); });
+    for (const auto& step : decision.steps) {
         report.home.candidates.push_back(
             CandidateEntry{step.candidate.path, to_string(step.candidate.origin), step.accepted, step.reason});
     }
-    if (!resolution.chosen) {
+    if (decision.action != adapter::HomeAction::Start) {
         std::string message = "no valid Python Home:";
-        for (const auto& step : resolution.steps) {
+        for (const auto& step : decision.steps) {
             message += "\n  " + std::string(to_string(step.candidate.origin)) + ": " +
                        (step.candidate.path.empty() ? "(none)" : step.candidate.path) + " — " + step.reason;
         }
@@ -514,9 +631,9 @@ int main(int argc, char** argv) {
         report.fatal = Fatal{"home", message};
         return finish(options, report, kExitHome, report_fd);
     }
-    const Validation& home = *resolution.chosen;
+    const Validation& home = *decision.validation;
     report.home.chosen = home.info.path;
-    report.home.origin = to_string(resolution.chosen_origin);
+    report.home.origin = to_string(decision.origin);
     report.home.venv = home.info.is_venv;
     report.home.numpy_version = home.numpy_version;
     if (options.check_home) {

@@ -57,7 +57,8 @@ Synthetic:    --seed N  --noise-std UV  --oscillation-hz HZ  --oscillation-ampli
 Raw input:    --input FILE|-  --input-format float32|int16  --input-scale S  --events FILE  --chunk K
 Output:       --output FILE|-  --json  --json-file PATH
 Instances:    --instances N  --policy bypass|continue  --record-dir DIR  --reload-at-block N
-              --reload-wait-stdin  --remove-at-block N:I  --audio-restarts N  --max-events N
+              --reload-wait-stdin  --reload-concurrent  --remove-at-block N:I  --audio-restarts N
+              --max-events N
 
 Exit codes: 0 ok, 1 a script raised, 2 bad arguments, 3 no valid Home / Python did not start,
 4 script could not be loaded, 5 input/output problem. Details: plugin/host/README.md.
@@ -166,6 +167,7 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
         {"--contiguous", &contiguous},
         {"--json", &options.json},
         {"--reload-wait-stdin", &options.reload_wait_stdin},
+        {"--reload-concurrent", &options.reload_concurrent},
     };
 
     for (int i = 1; i < argc; ++i) {
@@ -275,6 +277,10 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
     }
     if (options.reload_wait_stdin && options.reload_at_block < 0) {
         problem = "--reload-wait-stdin needs --reload-at-block";
+        return ParseResult::Error;
+    }
+    if (options.reload_concurrent && options.reload_at_block < 0) {
+        problem = "--reload-concurrent needs --reload-at-block";
         return ParseResult::Error;
     }
     if (!options.input.empty() && duration_given && options.blocks > 0) {

@@ -66,6 +66,7 @@ struct Options {
     std::string record_dir;
     int64_t reload_at_block = -1;
     bool reload_wait_stdin = false;
+    bool reload_concurrent = false;  // the audio thread goes on while the message thread reloads
     std::vector<Removal> removals;
     int audio_restarts = 0;
     int64_t max_events = 10000;

@@ -108,6 +108,9 @@ std::string Report::to_json() const {
             << ", \"blocks_processed\": " << instance.blocks_processed
             << ", \"blocks_bypassed\": " << instance.blocks_bypassed
             << ", \"events_dropped\": " << instance.events_dropped
+            << ", \"events_dropped_placement\": " << instance.events_dropped_placement
+            << ", \"events_dropped_at_removal\": " << instance.events_dropped_at_removal
+            << ", \"blocks_passed_busy\": " << instance.blocks_passed_busy
             << ", \"data_path\": {\"none\": " << instance.path_counts[0] << ", \"view\": " << instance.path_counts[1]
             << ", \"staging\": " << instance.path_counts[2] << ", \"strided\": " << instance.path_counts[3] << "}"
             << ", \"timing_us\": {\"overhead\": " << summary_json(summarize(instance.overhead_ns, 1e-3))
@@ -135,6 +138,16 @@ std::string Report::to_json() const {
             << ", \"sample_number\": " << optional_int(error.sample_number)
             << ", \"method\": " << json_quote(error.method) << ", \"message\": " << json_quote(error.message)
             << ", \"traceback\": " << json_quote(error.traceback) << "}";
+    }
+    out << "],\n \"reloads\": [";
+    for (size_t i = 0; i < reloads.size(); ++i) {
+        const auto& reload = reloads[i];
+        out << (i ? ", " : "") << "{\"requested_at_block\": " << reload.requested_at_block
+            << ", \"started_at_block\": " << reload.started_at_block
+            << ", \"finished_at_block\": " << reload.finished_at_block
+            << ", \"duration_s\": " << number(reload.duration_s) << ", \"ok\": " << boolean(reload.ok)
+            << ", \"waited\": " << boolean(reload.waited)
+            << ", \"on_audio_thread\": " << boolean(reload.on_audio_thread) << "}";
     }
     out << "],\n \"warnings\": [";
     for (size_t i = 0; i < warnings.size(); ++i) {

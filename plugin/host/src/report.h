@@ -39,7 +39,10 @@ struct InstanceReport {
     uint64_t error_count = 0;
     uint64_t blocks_processed = 0;
     uint64_t blocks_bypassed = 0;
-    uint64_t events_dropped = 0;
+    uint64_t events_dropped = 0;             // add_python_event calls lost to a full queue (bridge)
+    uint64_t events_dropped_placement = 0;   // drained events the adapter's placement refused (line > 255)
+    uint64_t events_dropped_at_removal = 0;  // still queued when the instance was removed or the run ended
+    uint64_t blocks_passed_busy = 0;         // blocks that found the session held by a reload: passed through
     uint64_t path_counts[4] = {0, 0, 0, 0};  // none, view, staging, strided
     std::vector<int64_t> overhead_ns, script_ns, gil_wait_ns;
     std::vector<double> budget_percent;
@@ -63,6 +66,17 @@ struct ErrorEntry {
     std::string method;
     std::string message;
     std::string traceback;
+};
+
+// A reload the message thread did while the audio thread ran (--reload-at-block).
+struct ReloadEntry {
+    int64_t requested_at_block = -1;  // the audio thread asked before this block
+    int64_t started_at_block = -1;    // the block the audio thread was at when the reload began
+    int64_t finished_at_block = -1;   // ... and when it ended (later than started: audio went on meanwhile)
+    double duration_s = 0;
+    bool ok = false;
+    bool waited = false;           // the audio thread waited for it (default) or went on (--reload-concurrent)
+    bool on_audio_thread = false;  // always false: reloads run on the message thread
 };
 
 struct WarningEntry {
@@ -106,6 +120,7 @@ struct Report {
     std::vector<ErrorEntry> errors;
     uint64_t error_total = 0;
     std::vector<WarningEntry> warnings;
+    std::vector<ReloadEntry> reloads;
 
     std::string to_json() const;
     std::string to_text() const;

@@ -23,7 +23,8 @@ namespace oe_pyproc {
 enum class HomeOrigin {
     Chain,            // the chain's python_home parameter (host: --python-home)
     DefaultHomeFile,  // <root>/configs-api<N>/oe-pyproc.json "python_home"
-    InstallManifest,  // <root>/plugins-api<N>/oe-pyproc-manifest.json "source_prefix" (host: its own prefix)
+    InstallManifest,  // <root>/plugins-api<N>/oe-pyproc-manifest.json "source_prefix"
+    HostPrefix,       // the environment oe-pyproc-host is installed in (host only, after the manifest)
     Chooser,          // a folder chooser (adapter only, never when headless)
 };
 const char* to_string(HomeOrigin origin);
@@ -75,21 +76,6 @@ std::string inspect_home(const std::string& path, HomeInfo& info, HomeLayout lay
 // Files + bridge presence + architecture + subprocess `import numpy` with timeout. Never throws, never
 // starts Python in this process.
 Validation validate_home(const std::string& path, const ValidationOptions& options);
-
-struct ResolutionStep {
-    HomeCandidate candidate;
-    bool accepted = false;
-    std::string reason;  // why it was skipped (empty for the accepted one)
-};
-
-struct Resolution {
-    std::optional<Validation> chosen;  // first valid candidate, if any
-    HomeOrigin chosen_origin = HomeOrigin::Chain;
-    std::vector<ResolutionStep> steps;  // every candidate looked at, in order, with its reason
-};
-
-// First valid candidate wins; each skipped one is recorded with its reason.
-Resolution resolve_home(const std::vector<HomeCandidate>& candidates, const ValidationOptions& options);
 
 // Candidate helpers (DESIGN §5 files). Return "" when the file is absent or has no such key; a malformed
 // file gives "" and sets *problem.

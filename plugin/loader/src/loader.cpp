@@ -44,6 +44,7 @@ const char* to_string(HomeOrigin origin) {
         case HomeOrigin::Chain: return "chain";
         case HomeOrigin::DefaultHomeFile: return "default_home_file";
         case HomeOrigin::InstallManifest: return "install_manifest";
+        case HomeOrigin::HostPrefix: return "host_prefix";
         case HomeOrigin::Chooser: return "chooser";
     }
     return "unknown";
@@ -836,29 +837,6 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
     }
     validation.ok = true;
     return validation;
-}
-
-Resolution resolve_home(const std::vector<HomeCandidate>& candidates, const ValidationOptions& options) {
-    Resolution resolution;
-    for (const auto& candidate : candidates) {
-        ResolutionStep step{candidate, false, ""};
-        if (resolution.chosen) {
-            step.reason = "not needed: an earlier candidate was valid";
-        } else if (candidate.path.empty()) {
-            step.reason = "not set";
-        } else {
-            Validation validation = validate_home(candidate.path, options);
-            if (validation.ok) {
-                step.accepted = true;
-                resolution.chosen = std::move(validation);
-                resolution.chosen_origin = candidate.origin;
-            } else {
-                step.reason = validation.reason;
-            }
-        }
-        resolution.steps.push_back(std::move(step));
-    }
-    return resolution;
 }
 
 namespace {
