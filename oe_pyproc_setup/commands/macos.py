@@ -96,12 +96,7 @@ def allow_plugins(gui_exe: Path | None, backup_dir: Path | None, dry_run: bool, 
     click.echo("What this means:")
     for line in CONSEQUENCES:
         click.echo(f"  - {line}")
-    if dry_run:
-        click.echo("Dry run: nothing was changed.")
-        return
-    _refuse_unless_macos()
-    if not _confirm(f"Re-sign {plan.target}?", yes):
-        click.echo("Nothing was changed (use --yes to go ahead without asking).")
+    if not _go_ahead(f"Re-sign {plan.target}?", dry_run, yes):
         return
     result = execute_allow_plugins(plan)
     click.echo(f"Re-signed {plan.target}; the original signature is saved in {plan.backup_dir}.")
@@ -118,6 +113,18 @@ def allow_plugins(gui_exe: Path | None, backup_dir: Path | None, dry_run: bool, 
     click.echo(f"Undo: oe-pyproc macos undo-allow-plugins --gui-exe {quote(plan.target)}")
 
 
+def _go_ahead(question: str, dry_run: bool, yes: bool) -> bool:
+    """After the plan was shown: False (and why) for a dry run or a "no"; refuses off macOS."""
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+        return False
+    _refuse_unless_macos()
+    if not _confirm(question, yes):
+        click.echo("Nothing was changed (use --yes to go ahead without asking).")
+        return False
+    return True
+
+
 @macos.command("undo-allow-plugins")
 @gui_exe_argument
 @backup_dir_option
@@ -129,12 +136,7 @@ def undo_allow_plugins(gui_exe: Path | None, backup_dir: Path | None, dry_run: b
     click.echo("undo-allow-plugins will:")
     for line in describe_undo(plan):
         click.echo(f"  {line}")
-    if dry_run:
-        click.echo("Dry run: nothing was changed.")
-        return
-    _refuse_unless_macos()
-    if not _confirm(f"Restore the original signature of {plan.target}?", yes):
-        click.echo("Nothing was changed (use --yes to go ahead without asking).")
+    if not _go_ahead(f"Restore the original signature of {plan.target}?", dry_run, yes):
         return
     slices = execute_undo(plan)
     click.echo(f"Restored the original signature of {plan.target}:")
