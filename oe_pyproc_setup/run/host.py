@@ -116,6 +116,9 @@ def host_command(plan: Plan, events_file: Path | None, output_target: str | None
     ]
     if plan.python_home is not None:
         command += ["--python-home", str(plan.python_home)]
+    if plan.home_given:
+        # The Home the user named, or a clear failure: never a fallback Home they did not ask for.
+        command += ["--no-default-home"]
     if plan.gui_root is not None:
         command += ["--gui-root", str(plan.gui_root)]
     command += ["--api", str(plan.api)]

@@ -72,6 +72,7 @@ class Plan:
     api: int
     output_dir: Path | None
     plot_path: Path | None
+    home_given: bool = False  # --python-home named the Home: only it is tried, never the GUI's fallbacks
     record_dir: Path | None = None  # where start_recording points: the --output recording being written
     spikes: list[SpikeRecords] = field(default_factory=list)  # the input's spikes in the processed range
 

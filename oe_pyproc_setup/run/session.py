@@ -111,6 +111,7 @@ def prepare(options: RunOptions, known: KnownSoFar) -> Plan:
         api=options.api,
         output_dir=options.output,
         plot_path=options.plot,
+        home_given=options.python_home is not None,
         spikes=[records for records in source.relative_spikes() if len(records)],
     )
 

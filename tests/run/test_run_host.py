@@ -218,15 +218,25 @@ def test_static_warnings_are_shown_and_the_run_goes_on(
     assert "23.23 ms" in next(line for line in result.stdout.splitlines() if line.startswith("Verdict: "))
 
 
-def test_a_home_that_cannot_run(host_path: Path, tmp_path: Path) -> None:
+def test_a_home_that_cannot_run(
+    host_path: Path, test_home: Path, tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    """--python-home names the one Home to use: a bad one fails with exit 3, even when the user's GUI set-up
+    has a valid default Home the plugin itself would fall back to (a silent substitute is never what was
+    asked for)."""
+    gui_root = Path(isolated_env["HOME"]) / ".config" / "open-ephys"
+    (gui_root / "configs-api10").mkdir(parents=True)
+    (gui_root / "configs-api10" / "oe-pyproc.json").write_text(
+        json.dumps({"schema": 1, "python_home": str(test_home), "written_by": "test", "written_at": "now"})
+    )
     script = copy_template("processor", tmp_path)
     empty_home = tmp_path / "not-a-home"
     empty_home.mkdir()
-    result = run_cli(str(script), "--host", str(host_path), "--python-home", str(empty_home))
+    named = ["--host", str(host_path), "--python-home", str(empty_home)]
+    result = run_cli(str(script), *named, env=isolated_env)
     assert result.returncode == 3, result.stderr
-    document = json.loads(
-        run_cli(str(script), "--host", str(host_path), "--python-home", str(empty_home), "--json").stdout
-    )
+    document = json.loads(run_cli(str(script), *named, "--json", env=isolated_env).stdout)
+    assert [candidate["path"] for candidate in document["report"]["home"]["candidates"]] == [str(empty_home)]
     assert document["ok"] is False and document["exit_code"] == 3
     assert document["report"]["fatal"]["stage"] == "home"
     assert "the Python Home cannot run scripts" in result.stderr and str(empty_home) in result.stderr
@@ -235,7 +245,7 @@ def test_a_home_that_cannot_run(host_path: Path, tmp_path: Path) -> None:
 
     no_numpy = tmp_path / "venv-without-numpy"
     subprocess.run([str(PYENV_310), "-m", "venv", "--without-pip", str(no_numpy)], check=True)
-    result = run_cli(str(script), "--host", str(host_path), "--python-home", str(no_numpy))
+    result = run_cli(str(script), "--host", str(host_path), "--python-home", str(no_numpy), env=isolated_env)
     assert result.returncode == 3, result.stderr
     assert "numpy" in result.stderr and str(no_numpy) in result.stderr
 
