@@ -33,7 +33,9 @@ from oe_pyproc_setup.home import (
 )
 from oe_pyproc_setup.home.host import HostJudge, find_host_judge
 from oe_pyproc_setup.install.manifest import read_manifest
+from oe_pyproc_setup.install.plugin import resolve_prefix
 from oe_pyproc_setup.macos.library_validation import default_macos_gui_binary
+from oe_pyproc_setup.plugin_meta import prefix_plugin_dir
 from oe_pyproc_setup.shell import quote
 
 
@@ -82,6 +84,19 @@ class Context:
         commands a finding suggests: without them those commands would act on another GUI's folders."""
         options = f" --gui-root {quote(self.layout.root)}" if self.gui_root is not None else ""
         return options + (f" --api {self.api}" if self.api != DEFAULT_API else "")
+
+    @cached_property
+    def install_command(self) -> str:
+        """`oe-pyproc install` as a finding suggests it: with --prefix when the environment install would
+        take by default (CONDA_PREFIX, else the one running oe-pyproc) has no plugin but the Home in use has
+        one (a Home the quick start built the plugin into, used from the project's own venv)."""
+        command = "oe-pyproc install"
+        default_prefix, _ = resolve_prefix(None, dict(self.environ))
+        if not prefix_plugin_dir(default_prefix, self.api).is_dir():
+            home = self.home
+            if home is not None and prefix_plugin_dir(home.info.path, self.api).is_dir():
+                command += f" --prefix {quote(home.info.path)}"
+        return command + self.gui_options
 
     @cached_property
     def chains(self) -> list[ChainFile]:

@@ -489,3 +489,24 @@ def test_gui_root_that_is_a_file_is_one_clear_error(cli: Cli, tmp_path: Path) ->
             result.stderr.strip()
             == f"Error: --gui-root {not_a_folder} is a file; it must be the GUI's saved-state folder"
         )
+
+
+def test_install_remediation_names_the_home_holding_the_plugin(cli: Cli, tmp_path: Path) -> None:
+    """The quick start builds the plugin into its Home and runs oe-pyproc from the project's venv: a bare
+    `oe-pyproc install` would look in that venv (no CONDA_PREFIX) and fail, so the doctor names the Home."""
+    home = tmp_path / "quick start home"
+    (home / "lib" / "oe-pyproc" / "plugins-api10" / "oe-pyproc").mkdir(parents=True)
+    gui_root = tmp_path / "no gui"
+    env = env_without_homes(tmp_path)
+    _, document = doctor_json(cli, "--python-home", str(home), "--gui-root", str(gui_root), env=env)
+    commands = by_id(document)["gui.folders"]["remediation"]["commands"]  # type: ignore[index]
+    assert (
+        commands[0]
+        == f"oe-pyproc install --prefix {shlex.quote(str(home))} --gui-root {shlex.quote(str(gui_root))}"
+    )
+
+    plain = tmp_path / "plain home"
+    plain.mkdir()
+    _, document = doctor_json(cli, "--python-home", str(plain), "--gui-root", str(gui_root), env=env)
+    commands = by_id(document)["gui.folders"]["remediation"]["commands"]  # type: ignore[index]
+    assert commands[0] == f"oe-pyproc install --gui-root {shlex.quote(str(gui_root))}"

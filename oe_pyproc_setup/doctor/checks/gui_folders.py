@@ -25,7 +25,7 @@ def run(context: Context) -> list[Finding]:
                 remediation=Remediation(
                     "Start the Open Ephys GUI once and close it (it creates these folders), then install the "
                     "plugin and check again:",
-                    [f"oe-pyproc install{root_option}", f"oe-pyproc doctor{root_option}"],
+                    [context.install_command, f"oe-pyproc doctor{root_option}"],
                 ),
             )
         ]
@@ -38,7 +38,7 @@ def run(context: Context) -> list[Finding]:
                 details=details,
                 remediation=Remediation(
                     "Start the GUI once (it creates configs-*), and let install create the plugin folders:",
-                    [f"oe-pyproc install{root_option}"],
+                    [context.install_command],
                 ),
             )
         ]

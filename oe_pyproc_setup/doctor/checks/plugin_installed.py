@@ -47,7 +47,7 @@ def run(context: Context) -> list[Finding]:
     layout = context.layout
     if not layout.root.is_dir():
         return [CHECK.finding("skip", f"no GUI settings folder {layout.root} (see GUI folders)")]
-    install_command = f"oe-pyproc install{context.gui_options}"
+    install_command = context.install_command
     try:
         manifest = read_manifest(layout.manifest)
     except UserFacingError as error:
