@@ -1,16 +1,20 @@
 """Python side of the oe-pyproc bridge (embedded into the bridge at build time as _oe_pyproc_support).
 
-Loads processor scripts by file path under unique module names and formats tracebacks. The hot path
-(process) never comes here.
+Loads processor scripts by file path under unique module names (also under their file stem when that name
+is free) and formats tracebacks. The hot path (process) never comes here.
 """
 
 import importlib.machinery
 import importlib.util
+import keyword
 import os
 import sys
 import traceback
 
 SCRIPT_MODULE_PREFIX = "_oe_pyproc_script_"
+
+# Unique module name -> the file stem it is also registered under (sys.modules[stem] is that module).
+_stem_aliases = {}
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
@@ -25,7 +29,7 @@ def _helper_modules(folder):
     """Modules imported through `folder` as a sys.path entry (top-level file or package in it)."""
     found = []
     for name, module in list(sys.modules.items()):
-        if name.startswith(SCRIPT_MODULE_PREFIX):
+        if name.startswith(SCRIPT_MODULE_PREFIX) or name in _stem_aliases.values():
             continue
         top = sys.modules.get(name.partition(".")[0])
         top_file = getattr(top, "__file__", None)
@@ -63,26 +67,67 @@ def _helpers_from_other_folders(folder):
     return warnings
 
 
+def _names_another_module(stem, folder):
+    """Whether `import stem` would find something other than the script: a built-in or standard-library
+    module, or a module on any sys.path entry but the script's own folder (the Home's packages, PYTHONPATH,
+    other scripts' folders)."""
+    if stem in sys.builtin_module_names or stem in getattr(sys, "stdlib_module_names", ()):
+        return True
+    elsewhere = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != folder]
+    return importlib.machinery.PathFinder.find_spec(stem, elsewhere) is not None
+
+
+def _free_stem(path, old_module_name):
+    """The script's file stem when the script may also be registered under it, else None.
+
+    Upstream imports a script by its stem, so scripts (and pickles) expect `import my_script` to give the
+    script's module. Taken only when the name is an identifier, is not in sys.modules (or is this
+    instance's previous module: a reload moves the alias) and names no other importable module.
+    """
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if not stem.isidentifier() or keyword.iskeyword(stem):
+        return None
+    registered = sys.modules.get(stem)
+    if registered is not None:
+        mine = old_module_name and _stem_aliases.get(old_module_name) == stem
+        return stem if mine and registered is sys.modules.get(old_module_name) else None
+    return None if _names_another_module(stem, os.path.dirname(path)) else stem
+
+
+def _drop_module(module_name):
+    """Removes the module and its stem alias, the alias only while it still points at that module."""
+    module = sys.modules.pop(module_name, None)
+    stem = _stem_aliases.pop(module_name, None)
+    if stem is not None and module is not None and sys.modules.get(stem) is module:
+        del sys.modules[stem]
+
+
 def load(path, module_name, old_module_name):
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"script not found: {path}")
     folder = os.path.dirname(path)
+    stem = _free_stem(path, old_module_name)
     if old_module_name:
-        sys.modules.pop(old_module_name, None)
+        _drop_module(old_module_name)
     for name in _helper_modules(folder):
         del sys.modules[name]
     importlib.invalidate_caches()
     if folder not in sys.path:
         sys.path.append(folder)
-    loader = _FreshSourceLoader(module_name, path)
-    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
+    # Under its stem, the module's classes pickle by that name, as under upstream (and survive a reload).
+    loader = _FreshSourceLoader(stem or module_name, path)
+    spec = importlib.util.spec_from_file_location(stem or module_name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    if stem is not None:
+        # Registered before the script runs, as an import does: a helper importing it meanwhile gets it.
+        sys.modules[stem] = module
+        _stem_aliases[module_name] = stem
     try:
         loader.exec_module(module)
     except BaseException:
-        sys.modules.pop(module_name, None)
+        _drop_module(module_name)
         raise
     cls = getattr(module, "PyProcessor", None)
     if cls is None:
@@ -91,7 +136,7 @@ def load(path, module_name, old_module_name):
 
 
 def unload(module_name):
-    sys.modules.pop(module_name, None)
+    _drop_module(module_name)
 
 
 def format_exception(exc_type, exc_value, exc_traceback):

@@ -1,0 +1,1 @@
+"""A helper package beside the corpus scripts (used by sibling_helpers.py)."""
