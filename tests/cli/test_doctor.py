@@ -10,6 +10,7 @@ import shlex
 import struct
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -267,13 +268,130 @@ def test_malformed_chain_is_a_warning(cli: Cli, numpy_home: Path, gui_root: Path
     assert code == 0
 
 
-def test_python_env_vars_matter_only_to_upstream(cli: Cli, numpy_home: Path, gui_root: Path) -> None:
-    env = dict(os.environ, PYTHONPATH="/somewhere")
-    _, document = doctor_json(cli, "--check", "env.python-vars", "--gui-root", str(gui_root), env=env)
-    assert by_id(document)["env.python-vars"]["status"] == "ok"
+def site_packages(venv: Path, minor: str = "3.10") -> Path:
+    return venv / "lib" / f"python{minor}" / "site-packages"
+
+
+def python_vars(
+    cli: Cli, gui_root: Path, tmp_path: Path, *args: str, **variables: str
+) -> tuple[int, dict[str, object]]:
+    """The env.python-vars finding with exactly these PYTHONHOME/PYTHONPATH values in the environment."""
+    env = {**env_without_homes(tmp_path), **variables}
+    code, document = doctor_json(
+        cli, "--check", "env.python-vars", "--gui-root", str(gui_root), *args, env=env
+    )
+    return code, by_id(document)["env.python-vars"]
+
+
+def test_pythonpath_entries_are_listed_as_appended_after_the_home(
+    cli: Cli, numpy_home: Path, gui_root: Path, tmp_path: Path
+) -> None:
+    lab, shared = tmp_path / "lab code", tmp_path / "shared"
+    lab.mkdir()
+    shared.mkdir()
+    (lab / "lab_filters.py").write_text("GAIN = 2\n")
+    value = os.pathsep.join([str(lab), "", str(shared)])
+    code, finding = python_vars(cli, gui_root, tmp_path, "--python-home", str(numpy_home), PYTHONPATH=value)
+    assert code == 0 and finding["status"] == "ok", finding
+    message = str(finding["message"])
+    assert "2 entries are appended to sys.path after the Home's own paths" in message
+    assert f"{lab}, {shared}" in message and "PYTHONHOME is not set (it would be ignored)" in message
+    assert finding["details"] == [
+        f"PYTHONPATH entry 1: {lab} (a folder)",
+        f"PYTHONPATH entry 2: {shared} (a folder)",
+        "empty PYTHONPATH entries are skipped (the plugin never puts the current folder on sys.path)",
+    ]
+    assert finding["remediation"] is None
+    # PYTHONHOME alone is said to be ignored. (It is the CLI's own Python's: any other would stop that
+    # Python itself from starting, before the doctor could say anything.)
+    code, finding = python_vars(cli, gui_root, tmp_path, PYTHONHOME=sys.base_prefix)
+    assert code == 0 and finding["status"] == "ok" and finding["message"] == "PYTHONHOME is ignored"
+
+
+def test_pythonpath_entries_that_cannot_work_are_warnings_with_the_fixed_value(
+    cli: Cli, numpy_home: Path, gui_root: Path, tmp_path: Path
+) -> None:
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a module folder")
+    archive = tmp_path / "lab.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("zipped_lab.py", "VALUE = 1\n")
+    missing = tmp_path / "gone"
+    own_site = site_packages(numpy_home)
+    entries = [str(lab), str(missing), "relative/code", str(notes), str(archive), str(own_site)]
+    code, finding = python_vars(
+        cli, gui_root, tmp_path, "--python-home", str(numpy_home), PYTHONPATH=os.pathsep.join(entries)
+    )
+    assert code == 0 and finding["status"] == "warn", finding
+    details = finding["details"]
+    assert details == [
+        f"PYTHONPATH entry 1: {lab} (a folder)",
+        f"PYTHONPATH entry 2: {missing} (does not exist)",
+        "PYTHONPATH entry 3: relative/code (relative: the plugin resolves it against the GUI's working "
+        "folder, not yours)",
+        f"PYTHONPATH entry 4: {notes} (is a file, neither a folder nor a zip archive: Python ignores it)",
+        f"PYTHONPATH entry 5: {archive} (a zip archive)",
+        f"PYTHONPATH entry 6: {own_site} (the Home's own site-packages, already on sys.path)",
+    ]
+    assert "3 of them cannot work as meant" in str(finding["message"])
+    remediation = finding["remediation"]
+    assert isinstance(remediation, dict)
+    assert remediation["commands"] == [
+        f"export PYTHONPATH={shlex.quote(os.pathsep.join([str(lab), str(archive), str(own_site)]))}"
+    ]
+    # Text rendering: the problems and the command, without -v.
+    env = {**env_without_homes(tmp_path), "PYTHONPATH": os.pathsep.join(entries)}
+    text = cli(
+        "doctor",
+        "--check",
+        "env.python-vars",
+        "--gui-root",
+        str(gui_root),
+        "--python-home",
+        str(numpy_home),
+        env=env,
+    ).stdout
+    assert f"PYTHONPATH entry 2: {missing} (does not exist)" in text
+    assert remediation["commands"][0] in text
+
+
+def test_a_numpy_on_pythonpath_is_a_warning_naming_the_python_it_was_built_for(
+    cli: Cli, numpy_home: Path, venv_factory: Callable[..., Path], gui_root: Path, tmp_path: Path
+) -> None:
+    # A 3.12 Home with a 3.10 venv's site-packages (real numpy, built for 3.10) on PYTHONPATH.
+    home_312 = venv_factory("home 3.12", minor="3.12")
+    other_site = site_packages(numpy_home)
+    _, finding = python_vars(
+        cli, gui_root, tmp_path, "--python-home", str(home_312), PYTHONPATH=str(other_site)
+    )
+    assert finding["status"] == "warn", finding
+    assert "holds a numpy built for CPython 3.10 (the Home runs 3.12): another Python's packages" in str(
+        finding["message"]
+    )
+    remediation = finding["remediation"]
+    assert isinstance(remediation, dict) and remediation["commands"] == ["unset PYTHONPATH"]
+    # Another numpy for the same Python (a second venv's site-packages) is a warning too.
+    second = venv_factory("second", numpy_from=numpy_home)
+    _, finding = python_vars(
+        cli, gui_root, tmp_path, "--python-home", str(numpy_home), PYTHONPATH=str(site_packages(second))
+    )
+    assert finding["status"] == "warn" and "holds a numpy of its own, built for CPython 3.10" in str(
+        finding["message"]
+    )
+
+
+def test_python_env_vars_under_upstreams_plugin_are_a_warning(
+    cli: Cli, numpy_home: Path, gui_root: Path, tmp_path: Path
+) -> None:
+    lab = tmp_path / "lab"
+    lab.mkdir()
     (gui_root / "plugins-api10" / "python-processor.so").write_bytes(b"\x7fELF")
-    _, document = doctor_json(cli, "--check", "env.python-vars", "--gui-root", str(gui_root), env=env)
-    assert by_id(document)["env.python-vars"]["status"] == "warn"
+    code, finding = python_vars(cli, gui_root, tmp_path, PYTHONPATH=str(lab), PYTHONHOME=sys.base_prefix)
+    assert code == 0 and finding["status"] == "warn", finding
+    assert "upstream's Python Processor lets them override its Home" in str(finding["message"])
+    assert finding["details"] == [f"PYTHONHOME={sys.base_prefix}", f"PYTHONPATH entry 1: {lab} (a folder)"]
 
 
 # --- --fix -------------------------------------------------------------------------------------------
