@@ -31,9 +31,14 @@ VERSIONS = os.environ.get("OE_PYPROC_DIFF_VERSIONS", "3.10,3.12").split(",")
 
 CHANNELS = 8
 SAMPLE_RATE = 30000
-SAMPLES = 45000  # 1.5 s: about 65 blocks
+SAMPLES = 697 * 128  # 2.97 s: 128 blocks of 697 samples when the rows are contiguous
 CHUNK = 1024
-LAYOUT = ["--block-size", "697", "--block-jitter", "1", "--callback-size", "1024", "--seed", "3"]
+# The GUI's layout (rows 1024 apart, 697 ± 1 samples: the bridge's staging path) and contiguous rows (where
+# the bridge hands a script that keeps nothing a zero-copy view of the caller's rows).
+LAYOUTS = {
+    "gui": ["--block-size", "697", "--block-jitter", "1", "--callback-size", "1024", "--seed", "3"],
+    "contiguous": ["--block-size", "697", "--contiguous"],
+}
 
 # Every idiom of issue 9 and upstream's two published scripts (their behaviour, in our own words), with
 # what each must produce, so that no comparison is vacuous: a changed stream, emitted events, records,
@@ -112,10 +117,10 @@ def write_events(path: Path) -> tuple[int, int]:
     """TTL events on lines 0-2 and spikes of a tetrode and a stereotrode (names with spaces), sorted."""
     generator = random.Random(5)
     lines: list[tuple[int, str]] = []
-    for sample in sorted(generator.sample(range(SAMPLES), 40)):
+    for sample in sorted(generator.sample(range(SAMPLES), 60)):
         lines.append((sample, f"{sample} {generator.randrange(3)} {generator.randrange(2)}"))
     spikes = 0
-    for sample in sorted(generator.sample(range(SAMPLES), 30)):
+    for sample in sorted(generator.sample(range(SAMPLES), 40)):
         electrode, channels = ("Tetrode 1", 4) if generator.random() < 0.5 else ("Stereotrode 2", 2)
         values = " ".join(f"{generator.uniform(-90.0, 30.0):.3f}" for _ in range(channels * 20))
         lines.append(
@@ -154,7 +159,7 @@ def run_env(record: Path, stimulus: Stimulus, **extra: str) -> dict[str, str]:
 
 
 def run_host(
-    script: Path, home: Path, stimulus: Stimulus, output: Path, env: dict[str, str]
+    script: Path, home: Path, stimulus: Stimulus, output: Path, env: dict[str, str], layout: str
 ) -> dict[str, Any]:
     if not HOST.exists():
         pytest.fail(f"{HOST} is missing: build it first (bash .ci/parts/25-differential.sh)")
@@ -178,7 +183,7 @@ def run_host(
         str(stimulus.events),
         "--output",
         str(output),
-        *LAYOUT,
+        *LAYOUTS[layout],
     ]
     completed = subprocess.run(command, capture_output=True, env=env, timeout=120, check=False)
     stderr = completed.stderr.decode("utf-8", "replace")
@@ -189,22 +194,26 @@ def run_host(
 
 
 @pytest.fixture(scope="session")
-def block_lengths(stimulus: Stimulus, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Per version: a JSON file of the host's block lengths in this layout (the same on every run)."""
+def block_lengths(
+    stimulus: Stimulus, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Path]:
+    """Per version and layout: a JSON file of the host's block lengths (the same on every run)."""
     found = {}
     for version in VERSIONS:
-        folder = tmp_path_factory.mktemp(f"blocks-{version}")
-        probe = folder / "block_probe.py"
-        probe.write_text(BLOCK_PROBE)
-        lengths_file = folder / "blocks.json"
-        env = run_env(folder / "record.jsonl", stimulus, OE_DIFF_BLOCKS=str(lengths_file))
-        report = run_host(probe, home_for(version), stimulus, folder / "out.f32", env)
-        lengths = json.loads(lengths_file.read_text())
-        assert sum(lengths) == SAMPLES and len(lengths) == report["stream"]["blocks"]
-        assert min(lengths) >= 696 or lengths[-1] < 696, "blocks of 697 ± 1 samples, the last one shorter"
-        assert report["stream"]["ttl_events_in"] == stimulus.ttl_count
-        assert report["stream"]["spikes_in"] == stimulus.spike_count
-        found[version] = lengths_file
+        for layout in LAYOUTS:
+            folder = tmp_path_factory.mktemp(f"blocks-{version}-{layout}")
+            probe = folder / "block_probe.py"
+            probe.write_text(BLOCK_PROBE)
+            lengths_file = folder / "blocks.json"
+            env = run_env(folder / "record.jsonl", stimulus, OE_DIFF_BLOCKS=str(lengths_file))
+            report = run_host(probe, home_for(version), stimulus, folder / "out.f32", env, layout)
+            lengths = json.loads(lengths_file.read_text())
+            assert sum(lengths) == SAMPLES and len(lengths) == report["stream"]["blocks"]
+            jitter = 1 if layout == "gui" else 0
+            assert all(abs(length - 697) <= jitter for length in lengths[:-1]), lengths
+            assert report["stream"]["ttl_events_in"] == stimulus.ttl_count
+            assert report["stream"]["spikes_in"] == stimulus.spike_count
+            found[version, layout] = lengths_file
     return found
 
 
@@ -249,19 +258,31 @@ def is_subsequence(lines: list[str], within: list[str]) -> bool:
     return all(any(line == candidate for candidate in remaining) for line in lines)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("name", CORPUS)
 def test_host_equals_the_reference(
-    name: str, version: str, stimulus: Stimulus, block_lengths: dict[str, Path], tmp_path: Path
+    name: str,
+    version: str,
+    layout: str,
+    stimulus: Stimulus,
+    block_lengths: dict[tuple[str, str], Path],
+    tmp_path: Path,
 ) -> None:
     home = home_for(version)
     script = stimulus.corpus / f"{name}.py"
-    lengths_file = block_lengths[version]
+    lengths_file = block_lengths[version, layout]
 
     ours_output, ours_record = tmp_path / "host.f32", tmp_path / "host.jsonl"
-    report = run_host(script, home, stimulus, ours_output, run_env(ours_record, stimulus))
+    report = run_host(script, home, stimulus, ours_output, run_env(ours_record, stimulus), layout)
     [instance] = report["instances"]
     assert report["errors"] == [] and not instance["faulted"], report["errors"]
+    paths = instance["data_path"]
+    if layout == "gui":
+        assert paths["staging"] == report["stream"]["blocks"], paths
+    else:  # a script that keeps nothing gets zero-copy views (after the bridge's first blocks, if it waits)
+        assert paths["staging"] + paths["view"] == report["stream"]["blocks"], paths
+        assert paths["view"] > 0, paths
 
     reference_output, reference_record = tmp_path / "reference.f32", tmp_path / "reference.jsonl"
     reference_events = tmp_path / "reference-events.json"
@@ -298,7 +319,7 @@ def test_host_equals_the_reference(
 
     lengths = json.loads(lengths_file.read_text())
     difference = first_difference(ours_output, reference_output, lengths)
-    assert difference is None, f"{name} on {version}: the output differs at {difference}"
+    assert difference is None, f"{name} on {version} ({layout}): the output differs at {difference}"
 
     ours_events = [
         {k: event[k] for k in ("sample_number", "line", "state")} for event in instance["events_emitted"]
