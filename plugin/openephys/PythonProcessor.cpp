@@ -33,11 +33,15 @@ PythonProcessor::PythonProcessor()
     : GenericProcessor("Python Processor"),
       session(nextInstanceId()),
       homeChecks(std::make_unique<adapter::BackgroundChecks>(
+          [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })),
+      scriptLoads(std::make_unique<adapter::ScriptLoads>(
           [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })) {}
 
 PythonProcessor::~PythonProcessor() {
-    // First: a Home check still running finishes on its own thread and its result is dropped (no waiting).
+    // First: a Home check or script import still running finishes on its own thread and its result is
+    // dropped (no waiting); the session is destroyed after them.
     homeChecks.reset();
+    scriptLoads.reset();
 }
 
 AudioProcessorEditor* PythonProcessor::createEditor() {
@@ -97,6 +101,8 @@ void PythonProcessor::selectStream() {
 
     if (scriptNeedsLoad && selected.valid) {
         applyScriptParameter(false);
+    } else if (changed && selected.valid && scriptLoads->loading()) {
+        applyScriptParameter(true);  // the running import was for the old stream's shape: start it again
     } else if (changed && selected.valid && session.state().loaded) {
         int status = session.reinit(selected.stream.num_channels, selected.stream.sample_rate);
         if (status != OE_PYPROC_OK) {
@@ -156,6 +162,7 @@ void PythonProcessor::startHomeCheck() {
         }
     }
     homeProblem.clear();
+    scriptLoads->cancel();  // a Home check supersedes a script import (none runs before Python does anyway)
     LOGC("Python Processor: checking Home ", checkingHome, " in the background");
     // The job runs on a worker thread and may outlive this processor: it uses only what it captured by
     // value. The returned call runs on the message thread, and only while this processor exists.
@@ -222,15 +229,15 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
     const String scriptPath = getParameter("script_path")->getValueAsString();
 
     if (scriptPath.isEmpty()) {
-        homeChecks->cancel();
-        checkingHome.clear();
+        cancelPendingWork();
         scriptNeedsLoad = false;
         loadedScriptPath.clear();
         session.unload();
         return;
     }
-    if (!forceReload && scriptPath == loadedScriptPath && session.state().loaded) {
-        return;  // the same path set again (chain reload of an unchanged chain)
+    if (!forceReload && ((scriptPath == loadedScriptPath && session.state().loaded) ||
+                         scriptPath.toStdString() == scriptLoads->loading_path())) {
+        return;  // the same path set again (chain reload of an unchanged chain), or already being imported
     }
     if (!selected.valid) {
         scriptNeedsLoad = true;  // loaded when the processor gets a stream (updateSettings)
@@ -240,8 +247,7 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
 
     const File scriptFile(scriptPath);
     if (!scriptFile.existsAsFile()) {
-        homeChecks->cancel();
-        checkingHome.clear();
+        cancelPendingWork();
         loadedScriptPath.clear();
         session.unload();
         session.set_external_error("script not found: " + scriptPath.toStdString());
@@ -266,18 +272,33 @@ void PythonProcessor::loadScript(const oe_pyproc_bridge_api* api, const String& 
     session.attach(api);
     session.set_policy(adapter::policy_from_string(getParameter("error_policy")->getValueAsString().toStdString())
                            .value_or(adapter::ErrorPolicy::Bypass));
-    int status = session.load(scriptPath.toStdString(), selected.stream.num_channels, selected.stream.sample_rate);
+    if (CoreServices::getAcquisitionStatus()) {
+        session.prepare(std::max(getBlockSize(), 1024) * 2);  // the adopted instance gets this size
+    }
+    LOGC("Python Processor: loading ", scriptPath, " in the background");
+    // The import runs on a worker thread; the finish runs on the message thread, only while this processor
+    // exists and only for the newest load (a newer script, a reload or a cleared script supersedes it).
+    scriptLoads->start(
+        session, api, scriptPath.toStdString(), selected.stream.num_channels, selected.stream.sample_rate,
+        [this, scriptPath](int status, double seconds) { finishScriptLoad(scriptPath, status, seconds); });
+}
+
+void PythonProcessor::finishScriptLoad(const String& scriptPath, int status, double seconds) {
     loadedScriptPath = scriptPath;
     if (status != OE_PYPROC_OK) {
         LOGE("Python Processor: loading ", scriptPath, " failed:\n", session.state().last_error);
+        CoreServices::sendStatusMessage("Python Processor: loading " + File(scriptPath).getFileName() + " failed");
         return;
     }
     LOGC("Python Processor: loaded ", scriptPath, " for ", selected.stream.num_channels, " channels at ",
-         selected.stream.sample_rate, " Hz");
-    if (CoreServices::getAcquisitionStatus()) {
-        session.prepare(std::max(getBlockSize(), 1024) * 2);
-        session.start_acquisition();
-    }
+         selected.stream.sample_rate, " Hz in ", String(seconds, 2), " s");
+    CoreServices::sendStatusMessage("Python Processor: loaded " + File(scriptPath).getFileName());
+}
+
+void PythonProcessor::cancelPendingWork() {
+    homeChecks->cancel();
+    checkingHome.clear();
+    scriptLoads->cancel();
 }
 
 void PythonProcessor::logLines(const std::vector<std::string>& lines) {
@@ -294,16 +315,16 @@ String PythonProcessor::reloadScript() {
     if (getParameter("script_path")->getValueAsString().isEmpty()) {
         return "no script selected";
     }
-    if (!session.state().loaded || loadedScriptPath.isEmpty()) {
-        applyScriptParameter(true);
-    } else {
-        session.reload();  // during acquisition the session starts the new processor's acquisition itself
+    // A fresh import off the message thread (also when loaded: the script's imports may be slow); during
+    // acquisition the adopted script gets start_acquisition from the session.
+    applyScriptParameter(true);
+    if (scriptLoads->loading()) {
+        return "reloading " + File(scriptLoads->loading_path()).getFileName();
     }
-    adapter::SessionState state = session.state();
-    if (state.loaded && !state.faulted) {
-        return "reloaded " + loadedScriptPath;
+    if (!checkingHome.empty()) {
+        return "waiting for the Home check of " + String::fromUTF8(checkingHome.c_str());
     }
-    return "reload failed: " + String(adapter::error_summary(state.last_error));
+    return "reload failed: " + String(adapter::error_summary(session.state().last_error));
 }
 
 void PythonProcessor::chooseScript(const File& script) {
@@ -335,6 +356,7 @@ adapter::StatusInfo PythonProcessor::getStatus() const {
     status.last_error = state.last_error;
     status.home_problem = homeProblem;
     status.checking_home = checkingHome;
+    status.loading_script = scriptLoads->loading_path();
     status.timing = session.timer().snapshot();
     return status;
 }

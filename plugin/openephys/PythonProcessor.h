@@ -10,6 +10,7 @@
 
 #include "oe_pyproc_adapter_logic.h"
 #include "oe_pyproc_background_check.h"
+#include "oe_pyproc_script_loads.h"
 #include "oe_pyproc_script_session.h"
 
 #include <array>
@@ -39,7 +40,8 @@ public:
     String handleConfigMessage(const String& message) override;
 
     // ---- editor (message thread) ----
-    // Re-imports the script; allowed during acquisition (the audio thread passes blocks through meanwhile).
+    // Re-imports the script off the message thread; allowed during acquisition (the script keeps running, or
+    // blocks pass through when it is faulted, until the new import is ready). Returns what it started.
     String reloadScript();
     // Sets the script_path parameter (undoable, saved with the chain).
     void chooseScript(const File& script);
@@ -61,7 +63,10 @@ private:
     void finishHomeCheck(const std::vector<std::string>& log, const oe_pyproc::adapter::HomeDecision& decision);
     // Acts on a Home decision (message thread): starts Python for Start; returns the bridge or nullptr.
     const oe_pyproc_bridge_api* useHomeDecision(const oe_pyproc::adapter::HomeDecision& decision);
+    // Starts importing the script on a worker thread; the session adopts it on the message thread.
     void loadScript(const oe_pyproc_bridge_api* api, const String& scriptPath);
+    void finishScriptLoad(const String& scriptPath, int status, double seconds);
+    void cancelPendingWork();  // no Home check or script load is wanted any more
     // Brings the session in line with the parameters: load, unload or reinit the script.
     void applyScriptParameter(bool forceReload);
     void selectStream();
@@ -76,6 +81,7 @@ private:
     bool scriptNeedsLoad = false;  // a script_path set while the chain was loading (no streams yet)
     std::string checkingHome;      // the Home a running background check looks at first, for the status
     std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeChecks;
+    std::unique_ptr<oe_pyproc::adapter::ScriptLoads> scriptLoads;  // uses `session`: declared after it
 
     std::map<uint16, EventChannel*> ttlOutputChannels;  // one per stream; the selected stream's is used
 

@@ -2,9 +2,13 @@
 
 #include "PythonProcessor.h"
 
+#include "oe_pyproc_editor_text.h"
+
 namespace {
 constexpr int kEditorWidth = 360;
-}
+constexpr int kLineHeight = 13;
+const FontOptions kStatusFont(12.0f);
+}  // namespace
 
 PythonProcessorEditor::PythonProcessorEditor(GenericProcessor* parentNode)
     : GenericEditor(parentNode), processor(static_cast<PythonProcessor*>(parentNode)) {
@@ -25,11 +29,14 @@ PythonProcessorEditor::PythonProcessorEditor(GenericProcessor* parentNode)
 
     addComboBoxParameterEditor(Parameter::PROCESSOR_SCOPE, "error_policy", 200, 24);
 
-    statusLabel = std::make_unique<Label>("status", "");
-    statusLabel->setJustificationType(Justification::topLeft);
-    statusLabel->setFont(FontOptions(11.0f));
-    statusLabel->setMinimumHorizontalScale(0.6f);
-    addAndMakeVisible(statusLabel.get());
+    for (auto& line : statusLines) {
+        line = std::make_unique<Label>("status", "");
+        line->setJustificationType(Justification::centredLeft);
+        line->setFont(kStatusFont);
+        line->setMinimumHorizontalScale(1.0f);  // never squeezed: editor_text shortens at word boundaries
+        line->setBorderSize(BorderSize<int>(0, 2, 0, 2));
+        addAndMakeVisible(line.get());
+    }
 
     startTimer(500);
 }
@@ -43,8 +50,10 @@ void PythonProcessorEditor::resized() {
     scriptButton->setBounds(10, 30, 62, 20);
     reloadButton->setBounds(76, 30, 52, 20);
     homeButton->setBounds(132, 30, 56, 20);
-    errorButton->setBounds(10, 100, 52, 18);
-    statusLabel->setBounds(8, 54, kEditorWidth - 16, 46);
+    errorButton->setBounds(10, 106, 52, 16);
+    for (size_t i = 0; i < statusLines.size(); ++i) {
+        statusLines[i]->setBounds(8, 52 + static_cast<int>(i) * kLineHeight, kEditorWidth - 16, kLineHeight);
+    }
 }
 
 void PythonProcessorEditor::buttonClicked(Button* button) {
@@ -103,14 +112,26 @@ void PythonProcessorEditor::timerCallback() {
     if (processor->takeChooserRequest() && !chooserOpen) {
         chooseHome();
     }
-    const auto lines = oe_pyproc::adapter::status_lines(processor->getStatus());
-    String text;
-    for (const auto& line : lines) {
-        text << String::fromUTF8(line.c_str()) << "\n";
+    const oe_pyproc::adapter::StatusInfo status = processor->getStatus();
+    std::string key;  // the full lines: the text is only re-fitted when they change
+    for (const auto& line : oe_pyproc::adapter::status_lines(status)) {
+        key += line + "\n";
     }
-    if (text != shownStatus) {
-        shownStatus = text;
-        statusLabel->setText(text.trimEnd(), dontSendNotification);
-        statusLabel->setTooltip(text);
+    if (key == shownStatus) {
+        return;
     }
+    shownStatus = key;
+    const Font font(kStatusFont);
+    const auto width = [&font](const std::string& text) {
+        return static_cast<double>(GlyphArrangement::getStringWidth(font, String::fromUTF8(text.c_str())));
+    };
+    const double room = statusLines[0]->getWidth() - 4.0;  // inside the label's border
+    const oe_pyproc::adapter::EditorText text = oe_pyproc::adapter::editor_text(status, room, width);
+    const std::array<const oe_pyproc::adapter::EditorLine*, 4> lines = {&text.home, &text.script, &text.error,
+                                                                        &text.block};
+    for (size_t i = 0; i < lines.size(); ++i) {
+        statusLines[i]->setText(String::fromUTF8(lines[i]->text.c_str()), dontSendNotification);
+        statusLines[i]->setTooltip(String::fromUTF8(lines[i]->tooltip.c_str()));
+    }
+    errorButton->setEnabled(text.has_error);
 }

@@ -6,6 +6,9 @@
 
 #include <EditorHeaders.h>
 
+#include <array>
+#include <string>
+
 class PythonProcessor;
 
 class PythonProcessorEditor : public GenericEditor, public Button::Listener, private Timer {
@@ -27,10 +30,12 @@ private:
     std::unique_ptr<UtilityButton> reloadButton;
     std::unique_ptr<UtilityButton> homeButton;
     std::unique_ptr<UtilityButton> errorButton;
-    std::unique_ptr<Label> statusLabel;
+    // Home, Script, Error, Block: one line each, fitted to the width by adapter_logic (editor_text), the full
+    // text in the tooltip.
+    std::array<std::unique_ptr<Label>, 4> statusLines;
     std::unique_ptr<FileChooser> chooser;  // kept alive while an asynchronous chooser is open
     bool chooserOpen = false;              // a chooser is on screen (the Home chooser is not offered on top)
-    String shownStatus;
+    std::string shownStatus;               // the status the lines show (redrawn only when it changes)
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(PythonProcessorEditor);
 };

@@ -171,9 +171,10 @@ struct StatusInfo {
     bool loaded = false;
     bool faulted = false;
     ErrorPolicy policy = ErrorPolicy::Bypass;
-    std::string last_error;     // full message + traceback, "" if none
-    std::string home_problem;   // why no Home is used (NoHome/Refuse), "" otherwise
-    std::string checking_home;  // the Home being checked off the message thread, "" when no check runs
+    std::string last_error;      // full message + traceback, "" if none
+    std::string home_problem;    // why no Home is used (NoHome/Refuse), "" otherwise
+    std::string checking_home;   // the Home being checked off the message thread, "" when no check runs
+    std::string loading_script;  // the script being imported off the message thread, "" when none
     TimingSnapshot timing;
 };
 
@@ -181,7 +182,22 @@ struct StatusInfo {
 // line, which is what the status line shows; the full text stays available.
 std::string error_summary(const std::string& full_error);
 
-// Short lines for the editor: home, module, state/error, timing.
+// What the script is doing, as the editor names it.
+enum class ScriptState {
+    NoScript,       // no script_path
+    CheckingHome,   // waiting for the Home check before it can load
+    Loading,        // its import runs off the message thread (also a reload)
+    Loaded,         // running
+    LoadedRaising,  // running under policy "continue", and it raised
+    Faulted,        // raised under policy "bypass": blocks pass through until a reload
+    NotLoaded,      // its load failed, or no Home: blocks pass through
+};
+ScriptState script_state(const StatusInfo& status);
+// "filter.py - loaded", "loading script… filter.py", ... (the Script line without its label).
+std::string script_state_text(const StatusInfo& status);
+
+// The full lines (no shortening): Home, Script, Error (when there is one), Block (once blocks ran). The
+// editor shows them fitted to its width (oe_pyproc_editor_text.h); the full text is the tooltip.
 std::vector<std::string> status_lines(const StatusInfo& status);
 
 // One JSON object (schema 1) for handleConfigMessage("status").

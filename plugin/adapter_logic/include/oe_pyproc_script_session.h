@@ -24,6 +24,40 @@ struct SessionState {
     std::string last_error;  // full text with traceback
 };
 
+// A script imported into a bridge instance of its own, off the owner's thread (import_script), that the audio
+// thread does not see until ScriptSession::adopt() swaps it in. Destroyed unused (a superseded load), it
+// destroys that instance, on whichever thread that happens.
+class PreparedScript {
+public:
+    PreparedScript() = default;
+    ~PreparedScript();
+    PreparedScript(PreparedScript&& other) noexcept;
+    PreparedScript& operator=(PreparedScript&& other) noexcept;
+    PreparedScript(const PreparedScript&) = delete;
+    PreparedScript& operator=(const PreparedScript&) = delete;
+
+    int status() const { return status_; }
+    const std::string& script_path() const { return script_path_; }
+    double seconds() const { return seconds_; }  // how long the import and __init__ took
+
+private:
+    friend class ScriptSession;
+    friend PreparedScript import_script(const oe_pyproc_bridge_api*, uint64_t, const std::string&, int, double);
+    void reset();
+
+    const oe_pyproc_bridge_api* api_ = nullptr;
+    oe_pyproc_instance* instance_ = nullptr;
+    int status_ = OE_PYPROC_NOT_INITIALIZED;
+    std::string script_path_;
+    double seconds_ = 0.0;
+};
+
+// Any thread, no session involved: creates a bridge instance named `instance_id` (the session's, so log lines
+// and module names stay that session's) and imports the script into it: the slow part of a load (the
+// script's own imports, __init__). The bridge takes the GIL itself, so other threads' Python calls interleave.
+PreparedScript import_script(const oe_pyproc_bridge_api* api, uint64_t instance_id, const std::string& script_path,
+                             int num_channels, double sample_rate);
+
 class ScriptSession {
 public:
     explicit ScriptSession(uint64_t instance_id);
@@ -42,6 +76,11 @@ public:
     // Re-imports the script; also recovers a faulted instance. Allowed during acquisition: the new
     // processor then gets start_acquisition (the audio thread passes blocks through meanwhile).
     int reload();
+    // Swaps in a script imported by import_script (quick: the import already happened): the old instance is
+    // destroyed, the new one gets the session's policy, view and size, and start_acquisition during
+    // acquisition. A failed import is adopted too, so the state shows its error. Returns its status.
+    int adopt(PreparedScript prepared);
+    uint64_t instance_id() const { return instance_id_; }
     int reinit(int num_channels, double sample_rate);  // stream/channel-count change, no re-import
     void unload();  // no script: the instance is replaced by a fresh one (the old processor handle raises)
     // The instance is destroyed (the processor is removed). Output events still queued are not delivered

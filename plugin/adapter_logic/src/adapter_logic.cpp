@@ -357,6 +357,36 @@ void append_json_string(std::string& out, const std::string& value) {
 }
 }  // namespace
 
+ScriptState script_state(const StatusInfo& status) {
+    if (!status.loading_script.empty()) {
+        return ScriptState::Loading;  // also a reload of a loaded or faulted script: the new import matters now
+    }
+    if (status.script_path.empty()) {
+        return ScriptState::NoScript;
+    }
+    if (status.faulted) {
+        return ScriptState::Faulted;
+    }
+    if (status.loaded) {
+        return status.last_error.empty() ? ScriptState::Loaded : ScriptState::LoadedRaising;
+    }
+    return status.checking_home.empty() ? ScriptState::NotLoaded : ScriptState::CheckingHome;
+}
+
+std::string script_state_text(const StatusInfo& status) {
+    const std::string name = file_name(status.script_path);
+    switch (script_state(status)) {
+        case ScriptState::NoScript: return "none - choose one with Script...";
+        case ScriptState::CheckingHome: return name + " - waiting for the Home check";
+        case ScriptState::Loading: return "loading script\u2026 " + file_name(status.loading_script);
+        case ScriptState::Loaded: return name + " - loaded";
+        case ScriptState::LoadedRaising: return name + " - loaded, raising (policy continue)";
+        case ScriptState::Faulted: return name + " - FAULTED, bypassed until Reload";
+        case ScriptState::NotLoaded: break;
+    }
+    return name + " - not loaded, blocks pass through";
+}
+
 std::vector<std::string> status_lines(const StatusInfo& status) {
     std::vector<std::string> lines;
     if (!status.checking_home.empty() && status.home.empty()) {
@@ -371,11 +401,7 @@ std::vector<std::string> status_lines(const StatusInfo& status) {
         lines.push_back("Script: none");
     } else {
         // The policy has its own control in the editor and its own field in the JSON status.
-        std::string state = status.faulted                  ? "FAULTED, reload to recover"
-                            : status.loaded                 ? "loaded"
-                            : !status.checking_home.empty() ? "waiting for the Home check"
-                                                            : "not loaded";
-        lines.push_back("Script: " + file_name(status.script_path) + " - " + state);
+        lines.push_back("Script: " + script_state_text(status));
     }
     if (!status.last_error.empty()) {
         lines.push_back("Error: " + error_summary(status.last_error));
@@ -404,6 +430,8 @@ std::string status_json(const StatusInfo& status) {
     append_json_string(out, to_string(status.policy));
     out += ", \"checking_home\": ";
     append_json_string(out, status.checking_home);
+    out += ", \"loading_script\": ";
+    append_json_string(out, status.loading_script);
     out += ", \"home_problem\": ";
     append_json_string(out, status.home_problem);
     out += ", \"last_error\": ";

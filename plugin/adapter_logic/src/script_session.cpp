@@ -1,6 +1,50 @@
 #include "oe_pyproc_script_session.h"
 
+#include <chrono>
+#include <utility>
+
 namespace oe_pyproc::adapter {
+
+PreparedScript::~PreparedScript() {
+    reset();
+}
+
+PreparedScript::PreparedScript(PreparedScript&& other) noexcept {
+    *this = std::move(other);
+}
+
+PreparedScript& PreparedScript::operator=(PreparedScript&& other) noexcept {
+    if (this != &other) {
+        reset();
+        api_ = other.api_;
+        instance_ = std::exchange(other.instance_, nullptr);
+        status_ = other.status_;
+        script_path_ = std::move(other.script_path_);
+        seconds_ = other.seconds_;
+    }
+    return *this;
+}
+
+void PreparedScript::reset() {
+    if (api_ != nullptr && instance_ != nullptr) {
+        api_->destroy(instance_);
+    }
+    instance_ = nullptr;
+}
+
+PreparedScript import_script(const oe_pyproc_bridge_api* api, uint64_t instance_id, const std::string& script_path,
+                             int num_channels, double sample_rate) {
+    PreparedScript prepared;
+    prepared.api_ = api;
+    prepared.script_path_ = script_path;
+    if (api == nullptr || (prepared.instance_ = api->create(instance_id)) == nullptr) {
+        return prepared;  // OE_PYPROC_NOT_INITIALIZED: Python is not running
+    }
+    const auto before = std::chrono::steady_clock::now();
+    prepared.status_ = api->load_script(prepared.instance_, script_path.c_str(), num_channels, sample_rate);
+    prepared.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    return prepared;
+}
 
 ScriptSession::ScriptSession(uint64_t instance_id) : instance_id_(instance_id) {}
 
@@ -72,6 +116,25 @@ int ScriptSession::load(const std::string& script_path, int num_channels, double
         return OE_PYPROC_NOT_INITIALIZED;
     }
     return after_call(api_->load_script(instance_, script_path.c_str(), num_channels, sample_rate));
+}
+
+int ScriptSession::adopt(PreparedScript prepared) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    script_path_ = prepared.script_path_;
+    loaded_ = false;
+    if (prepared.instance_ == nullptr) {
+        last_error_ = "Python is not running (no valid Home)";
+        return prepared.status_;
+    }
+    destroy_instance();  // the audio thread cannot hold it: we hold the session
+    api_ = prepared.api_;
+    instance_ = std::exchange(prepared.instance_, nullptr);
+    configure_instance();
+    const int status = after_call(prepared.status_);
+    if (loaded_ && acquiring_ && api_->start_acquisition(instance_) == OE_PYPROC_SCRIPT_ERROR) {
+        after_call(OE_PYPROC_SCRIPT_ERROR);
+    }
+    return status;
 }
 
 int ScriptSession::reload() {

@@ -134,8 +134,13 @@ int load_locked(Instance& instance, const std::string& path, int32_t num_channel
     instance.script_path = path;
     instance.num_channels = num_channels;
     instance.sample_rate = sample_rate;
+    // The generation counts loads in the whole process, not per instance: an adapter may load a script into a
+    // second instance with the same id while the first still runs (a load off the message thread), and the
+    // first one's unload must not remove the second one's module from sys.modules.
+    static uint64_t loads_in_process = 0;  // only touched with the GIL held
+    instance.load_generation = ++loads_in_process;
     instance.module_name =
-        "_oe_pyproc_script_" + std::to_string(instance.id) + "_" + std::to_string(++instance.load_generation);
+        "_oe_pyproc_script_" + std::to_string(instance.id) + "_" + std::to_string(instance.load_generation);
     // File system paths are bytes on POSIX, not necessarily UTF-8: decode them as Python's os module does.
     PyRef script_path(PyUnicode_DecodeFSDefault(path.c_str()));
     PyRef loaded(script_path ? PyObject_CallFunction(shared.load_function, "Oss", script_path.get(),
