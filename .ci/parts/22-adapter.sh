@@ -13,7 +13,7 @@ mkdir -p "$BUILD"
 cmake -S plugin -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOE_PYPROC_PYTHONS="$PY" >"$BUILD/configure.log" 2>&1 ||
   { cat "$BUILD/configure.log"; exit 1; }
 nice -n 10 cmake --build "$BUILD" -j 2 --target test_adapter_logic test_adapter_session test_adapter_slow_home \
-  test_adapter_slow_script
+  test_adapter_slow_script test_adapter_home_discovery
 (cd "$BUILD" && ctest --output-on-failure -R '^(test_adapter_logic|adapter_session_)')
 
 echo "--- the real-GUI proof's comparison tool (lint, types, it accepts matches and rejects differences)"

@@ -35,6 +35,8 @@ PythonProcessor::PythonProcessor()
       homeChecks(std::make_unique<adapter::BackgroundChecks>(
           [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })),
       scriptLoads(std::make_unique<adapter::ScriptLoads>(
+          [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })),
+      homeSearch(std::make_unique<adapter::BackgroundChecks>(
           [](std::function<void()> call) { MessageManager::callAsync(std::move(call)); })) {}
 
 PythonProcessor::~PythonProcessor() {
@@ -42,6 +44,7 @@ PythonProcessor::~PythonProcessor() {
     // dropped (no waiting); the session is destroyed after them.
     homeChecks.reset();
     scriptLoads.reset();
+    homeSearch.reset();
 }
 
 AudioProcessorEditor* PythonProcessor::createEditor() {
@@ -170,14 +173,23 @@ void PythonProcessor::startHomeCheck() {
                        bridgeDir = adapter::this_module_directory()]() -> adapter::BackgroundChecks::Apply {
         ValidationOptions options;
         options.bridge_dir = bridgeDir;
-        adapter::HomeDecision decision = adapter::decide_home(
-            "", candidates, headless, [&](const std::string& path) { return validate_home(path, options); });
-        return [this, log, decision]() { finishHomeCheck(log, decision); };
+        const adapter::HomeValidator validate = [&](const std::string& path) { return validate_home(path, options); };
+        adapter::HomeDecision decision = adapter::decide_home("", candidates, headless, validate);
+        std::vector<adapter::JudgedHome> judged;
+        if (decision.action == adapter::HomeAction::AskChooser) {
+            // No Home known: the chooser offers the Homes on this machine, judged here, off the message thread.
+            judged = adapter::judge_homes(adapter::discover_homes(adapter::this_process_environment()), validate);
+        }
+        return [this, log, decision, judged]() { finishHomeCheck(log, decision, judged); };
     });
 }
 
-void PythonProcessor::finishHomeCheck(const std::vector<std::string>& log, const adapter::HomeDecision& decision) {
+void PythonProcessor::finishHomeCheck(const std::vector<std::string>& log, const adapter::HomeDecision& decision,
+                                      const std::vector<adapter::JudgedHome>& judged) {
     checkingHome.clear();
+    if (decision.action == adapter::HomeAction::AskChooser) {
+        judgedHomes = judged;
+    }
     std::vector<std::string> lines = log;
     lines.insert(lines.end(), decision.log.begin(), decision.log.end());
     logLines(lines);
@@ -333,6 +345,23 @@ void PythonProcessor::chooseScript(const File& script) {
 
 void PythonProcessor::chooseHome(const File& home) {
     getParameter("python_home")->setNextValue(home.getFullPathName());
+}
+
+void PythonProcessor::findHomes() {
+    homeSearch->start([this, bridgeDir = adapter::this_module_directory()]() -> adapter::BackgroundChecks::Apply {
+        ValidationOptions options;
+        options.bridge_dir = bridgeDir;
+        auto judged = adapter::judge_homes(adapter::discover_homes(adapter::this_process_environment()),
+                                           [&](const std::string& path) { return validate_home(path, options); });
+        return [this, judged]() {
+            judgedHomes = judged;
+            chooserRequested = true;
+        };
+    });
+}
+
+bool PythonProcessor::findingHomes() const {
+    return homeSearch->checking();
 }
 
 bool PythonProcessor::takeChooserRequest() {

@@ -10,6 +10,7 @@
 
 #include "oe_pyproc_adapter_logic.h"
 #include "oe_pyproc_background_check.h"
+#include "oe_pyproc_home_discovery.h"
 #include "oe_pyproc_script_loads.h"
 #include "oe_pyproc_script_session.h"
 
@@ -50,8 +51,14 @@ public:
     oe_pyproc::adapter::StatusInfo getStatus() const;
     String getFullError() const;
     bool isHeadless() const { return headlessMode; }
-    // True once (and then false): the resolution found no valid Home and the GUI may ask for one.
+    // Looks for Homes on this machine (the places `oe-pyproc homes` looks in) and judges each with the loader,
+    // on a worker thread; when done, the editor is asked to offer them (takeChooserRequest).
+    void findHomes();
+    bool findingHomes() const;
+    // True once (and then false): the GUI may offer the found Homes, then a folder chooser — after a
+    // resolution that found no valid Home (the search ran with the check) or after findHomes().
     bool takeChooserRequest();
+    const std::vector<oe_pyproc::adapter::JudgedHome>& foundHomes() const { return judgedHomes; }
 
 private:
     // Resolves the Home (DESIGN §4) while Python runs already (no validation, decided at once); returns the
@@ -60,7 +67,8 @@ private:
     // Before Python runs: validates the Home candidates on a worker thread (the interpreter probe can take
     // seconds); the newest check's result starts Python and loads the script on the message thread.
     void startHomeCheck();
-    void finishHomeCheck(const std::vector<std::string>& log, const oe_pyproc::adapter::HomeDecision& decision);
+    void finishHomeCheck(const std::vector<std::string>& log, const oe_pyproc::adapter::HomeDecision& decision,
+                         const std::vector<oe_pyproc::adapter::JudgedHome>& judged);
     // Acts on a Home decision (message thread): starts Python for Start; returns the bridge or nullptr.
     const oe_pyproc_bridge_api* useHomeDecision(const oe_pyproc::adapter::HomeDecision& decision);
     // Starts importing the script on a worker thread; the session adopts it on the message thread.
@@ -81,7 +89,9 @@ private:
     bool scriptNeedsLoad = false;  // a script_path set while the chain was loading (no streams yet)
     std::string checkingHome;      // the Home a running background check looks at first, for the status
     std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeChecks;
-    std::unique_ptr<oe_pyproc::adapter::ScriptLoads> scriptLoads;  // uses `session`: declared after it
+    std::unique_ptr<oe_pyproc::adapter::ScriptLoads> scriptLoads;      // uses `session`: declared after it
+    std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeSearch;  // findHomes()
+    std::vector<oe_pyproc::adapter::JudgedHome> judgedHomes;           // the last search's result
 
     std::map<uint16, EventChannel*> ttlOutputChannels;  // one per stream; the selected stream's is used
 

@@ -7,6 +7,8 @@
 namespace {
 constexpr int kEditorWidth = 360;
 constexpr int kLineHeight = 13;
+constexpr int kMenuTextWidth = 560;       // pixels of an entry in the Home menu
+constexpr int kOtherFolderItem = 100000;  // above any Home's item id
 const FontOptions kStatusFont(12.0f);
 }  // namespace
 
@@ -24,7 +26,9 @@ PythonProcessorEditor::PythonProcessorEditor(GenericProcessor* parentNode)
     }
     scriptButton->setTooltip("Choose the Python file that defines class PyProcessor");
     reloadButton->setTooltip("Re-import the script; recovers a faulted script, also during acquisition");
-    homeButton->setTooltip("Choose the Python environment (needs a GUI restart once Python runs)");
+    homeButton->setTooltip(
+        "Choose the Python environment: the ones found on this machine (judged as the plugin "
+        "would use them), or any folder (needs a GUI restart once Python runs)");
     errorButton->setTooltip("Show the last error with its full traceback");
 
     addComboBoxParameterEditor(Parameter::PROCESSOR_SCOPE, "error_policy", 200, 24);
@@ -63,7 +67,10 @@ void PythonProcessorEditor::buttonClicked(Button* button) {
         CoreServices::sendStatusMessage("Python Processor: " + processor->reloadScript());
         timerCallback();
     } else if (button == homeButton.get()) {
-        chooseHome();
+        if (!processor->findingHomes()) {
+            processor->findHomes();
+            CoreServices::sendStatusMessage("Python Processor: looking for Python Homes on this machine...");
+        }
     } else if (button == errorButton.get()) {
         showFullError();
     }
@@ -95,6 +102,47 @@ void PythonProcessorEditor::chooseHome() {
                          });
 }
 
+void PythonProcessorEditor::showHomeMenu() {
+    const Font font = getLookAndFeel().getPopupMenuFont();
+    const auto width = [&font](const std::string& text) {
+        return static_cast<double>(GlyphArrangement::getStringWidth(font, String::fromUTF8(text.c_str())));
+    };
+    const auto entries = oe_pyproc::adapter::home_menu_entries(processor->foundHomes(), kMenuTextWidth, width);
+    PopupMenu menu;
+    PopupMenu unusable;
+    menuHomes.clear();
+    menu.addSectionHeader("Python Homes on this machine");
+    for (const auto& entry : entries) {
+        if (entry.usable) {
+            menuHomes.push_back(entry.path);
+            menu.addItem(static_cast<int>(menuHomes.size()), String::fromUTF8(entry.text.c_str()));
+        } else {
+            unusable.addItem(-1, String::fromUTF8(entry.text.c_str()), false);
+        }
+    }
+    if (menuHomes.empty()) {
+        menu.addItem(-1, "no usable Home found (a Home needs numpy and a supported Python)", false);
+    }
+    if (unusable.getNumItems() > 0) {
+        menu.addSubMenu("Not usable (" + String(unusable.getNumItems()) + ")", unusable);
+    }
+    menu.addSeparator();
+    menu.addItem(kOtherFolderItem, "Other folder...");
+    chooserOpen = true;
+    Component::SafePointer<PythonProcessorEditor> editor(this);
+    menu.showMenuAsync(PopupMenu::Options().withTargetComponent(homeButton.get()), [editor](int result) {
+        if (editor == nullptr) {
+            return;  // the editor went away while the menu was open
+        }
+        editor->chooserOpen = false;
+        if (result == kOtherFolderItem) {
+            editor->chooseHome();
+        } else if (result >= 1 && result <= static_cast<int>(editor->menuHomes.size())) {
+            editor->processor->chooseHome(File(String::fromUTF8(editor->menuHomes[result - 1].c_str())));
+        }
+    });
+}
+
 void PythonProcessorEditor::showFullError() {
     const String error = processor->getFullError();
     auto text = std::make_unique<TextEditor>();
@@ -110,7 +158,7 @@ void PythonProcessorEditor::timerCallback() {
     // The Home chooser is offered once per failed resolution, and never when headless (no editor then);
     // not on top of a chooser already open (a Script chooser used before does not prevent it).
     if (processor->takeChooserRequest() && !chooserOpen) {
-        chooseHome();
+        showHomeMenu();
     }
     const oe_pyproc::adapter::StatusInfo status = processor->getStatus();
     std::string key;  // the full lines: the text is only re-fitted when they change

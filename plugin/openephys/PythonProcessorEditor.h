@@ -7,6 +7,7 @@
 #include <EditorHeaders.h>
 
 #include <array>
+#include <vector>
 #include <string>
 
 class PythonProcessor;
@@ -22,7 +23,8 @@ public:
 private:
     void timerCallback() override;
     void chooseScript();
-    void chooseHome();
+    void chooseHome();    // the bare folder chooser ("Other folder...")
+    void showHomeMenu();  // the Homes found on this machine, judged, then "Other folder..."
     void showFullError();
 
     PythonProcessor* processor;
@@ -34,7 +36,8 @@ private:
     // text in the tooltip.
     std::array<std::unique_ptr<Label>, 4> statusLines;
     std::unique_ptr<FileChooser> chooser;  // kept alive while an asynchronous chooser is open
-    bool chooserOpen = false;              // a chooser is on screen (the Home chooser is not offered on top)
+    bool chooserOpen = false;              // a chooser or the Home menu is on screen (none is offered on top)
+    std::vector<std::string> menuHomes;    // the usable Homes of the open Home menu, by item id - 1
     std::string shownStatus;               // the status the lines show (redrawn only when it changes)
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(PythonProcessorEditor);
