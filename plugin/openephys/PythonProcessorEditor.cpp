@@ -181,5 +181,5 @@ void PythonProcessorEditor::timerCallback() {
         statusLines[i]->setText(String::fromUTF8(lines[i]->text.c_str()), dontSendNotification);
         statusLines[i]->setTooltip(String::fromUTF8(lines[i]->tooltip.c_str()));
     }
-    errorButton->setEnabled(text.has_error);
+    errorButton->setEnabledState(text.has_error);
 }

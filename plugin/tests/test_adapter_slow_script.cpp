@@ -201,6 +201,34 @@ TEST_CASE("a newer load supersedes a running one, whichever finishes first; the 
     CHECK_EQ(run_block(session), 4.0f);
 }
 
+TEST_CASE("a reload into a second instance moves the script's stem alias to the new module") {
+    // The script reports whether `import <its stem>` gives its own module (the bridge's stem alias).
+    const fs::path script = g_work / "stem_alias_probe.py";
+    std::ofstream(script)
+        << "import sys\n"
+        << "class PyProcessor:\n"
+        << "    def __init__(self, processor, num_channels, sample_rate):\n"
+        << "        pass\n"
+        << "    def process(self, data):\n"
+        << "        mine = sys.modules.get('stem_alias_probe') is sys.modules[type(self).__module__]\n"
+        << "        data[:] = 1.0 if mine else -1.0\n";
+    ScriptSession session(5);
+    session.attach(g_api);
+    CHECK_EQ(session.load(script.string(), kChannels, 30000.0), int(OE_PYPROC_OK));
+    CHECK_EQ(run_block(session), 1.0f);
+    PostedQueue queue;
+    ScriptLoads loads(queue.poster());
+    bool adopted = false;
+    loads.start(session, g_api, script.string(), kChannels, 30000.0, [&](int, double) { adopted = true; });
+    const auto before = Clock::now();
+    while (!adopted && Clock::now() - before < 10s) {
+        queue.run_posted();
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(adopted);
+    CHECK_EQ(run_block(session), 1.0f);  // the old instance is gone, the alias names the new module
+}
+
 TEST_CASE("a cancelled load is never adopted") {
     ScriptSession session(3);
     session.attach(g_api);

@@ -77,21 +77,34 @@ def _names_another_module(stem, folder):
     return importlib.machinery.PathFinder.find_spec(stem, elsewhere) is not None
 
 
-def _free_stem(path, old_module_name):
+def _free_stem(path, module_name, old_module_name):
     """The script's file stem when the script may also be registered under it, else None.
 
     Upstream imports a script by its stem, so scripts (and pickles) expect `import my_script` to give the
     script's module. Taken only when the name is an identifier, is not in sys.modules (or is this
-    instance's previous module: a reload moves the alias) and names no other importable module.
+    instance's previous module, or one of an instance with the same id: a reload moves the alias) and names
+    no other importable module.
     """
     stem = os.path.splitext(os.path.basename(path))[0]
     if not stem.isidentifier() or keyword.iskeyword(stem):
         return None
     registered = sys.modules.get(stem)
     if registered is not None:
-        mine = old_module_name and _stem_aliases.get(old_module_name) == stem
-        return stem if mine and registered is sys.modules.get(old_module_name) else None
+        mine = any(
+            alias == stem
+            and registered is sys.modules.get(owner)
+            and (owner == old_module_name or _same_instance(owner, module_name))
+            for owner, alias in _stem_aliases.items()
+        )
+        return stem if mine else None
     return None if _names_another_module(stem, os.path.dirname(path)) else stem
+
+
+def _same_instance(module_a, module_b):
+    """Whether two script modules belong to one instance id (`_oe_pyproc_script_<id>_<generation>`): the
+    adapter reloads into a second bridge instance with the same id while the first still runs, and the
+    alias moves to the new module as in a reload of one instance."""
+    return module_a.rsplit("_", 1)[0] == module_b.rsplit("_", 1)[0]
 
 
 def _drop_module(module_name):
@@ -107,7 +120,7 @@ def load(path, module_name, old_module_name):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"script not found: {path}")
     folder = os.path.dirname(path)
-    stem = _free_stem(path, old_module_name)
+    stem = _free_stem(path, module_name, old_module_name)
     if old_module_name:
         _drop_module(old_module_name)
     for name in _helper_modules(folder):
