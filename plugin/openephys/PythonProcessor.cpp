@@ -157,7 +157,8 @@ void PythonProcessor::startHomeCheck() {
     const std::string guiRoot = CoreServices::getSavedStateDirectory().getFullPathName().toStdString();
     std::vector<std::string> log;
     std::vector<HomeCandidate> candidates = adapter::gather_home_candidates(chainHome, guiRoot, kPluginApi, log);
-    checkingHome = "(no Home set)";
+    // With no Home set, an interactive GUI looks for Homes to offer (judging them can take a while).
+    checkingHome = headlessMode ? "(no Home set)" : "(no Home set; looking for Homes on this machine)";
     for (const HomeCandidate& candidate : candidates) {
         if (!candidate.path.empty()) {
             checkingHome = candidate.path;
