@@ -18,7 +18,7 @@ from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import read_regular_bytes
 
 CLASS_NAME = "PyProcessor"
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
 
 # Each method the plugin calls, with the arguments it passes after `self`, in order.
 REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
@@ -168,6 +168,13 @@ def _targets_name(target: ast.expr, name: str) -> bool:
     return False
 
 
+def _is_block_or_view(value: ast.expr, name: str) -> bool:
+    """`data` itself (or `data.T`) or a view of it."""
+    while isinstance(value, ast.Attribute) and value.attr == "T":
+        value = value.value
+    return (isinstance(value, ast.Name) and value.id == name) or _is_view_of(value, name)
+
+
 def _is_view_of(value: ast.expr, name: str) -> bool:
     """`data[...]` (and `data[...].T`) are views of the block: writing into them later still reaches it."""
     while isinstance(value, ast.Attribute) and value.attr == "T":
@@ -176,7 +183,8 @@ def _is_view_of(value: ast.expr, name: str) -> bool:
 
 
 class _ProcessBodyVisitor(ast.NodeVisitor):
-    """Finds how `process` can lose its work: rebinding `data`, returning a new array, keeping the block."""
+    """Finds how `process` can lose its work (rebinding `data`, returning a new array) and what keeping the
+    block costs."""
 
     def __init__(self, data_name: str, findings: list[Finding]) -> None:
         self.data_name = data_name
@@ -213,37 +221,33 @@ class _ProcessBodyVisitor(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         if any(_targets_name(target, self.data_name) for target in node.targets):
             self._rebinding(node, node.value)
-        elif (
-            isinstance(node.value, ast.Name)
-            and node.value.id == self.data_name
-            and any(isinstance(t, ast.Attribute) for t in node.targets)
+        elif _is_block_or_view(node.value, self.data_name) and any(
+            isinstance(t, (ast.Attribute, ast.Subscript)) for t in node.targets
         ):
-            self.findings.append(
-                Finding(
-                    "warning",
-                    node.lineno,
-                    node.col_offset + 1,
-                    f"process() keeps a reference to the block `{self.data_name}`; its memory belongs to "
-                    "the GUI and is reused for the next block",
-                    hint=f"Keep a copy instead: `{self.data_name}.copy()`.",
-                )
-            )
+            self._keeping(node, node.value, "keeps {kept} after it returns")
         self.generic_visit(node)
+
+    def _keeping(self, node: ast.expr | ast.stmt, kept: ast.expr, how: str) -> None:
+        """Keeping the block or a view of it works (copy-on-keep, DESIGN §3); its cost is worth knowing."""
+        what = f"`{ast.unparse(kept)}`"
+        self.findings.append(
+            Finding(
+                "info",
+                node.lineno,
+                node.col_offset + 1,
+                f"process() {how.format(kept=what)}: it holds that block's values later (copy-on-keep), "
+                "at the cost of up to one allocation and one copy of the whole block for each block "
+                "something is kept from",
+                hint=f"Nothing to fix. To pay only for what you keep, keep a copy ({what[:-1]}.copy()`).",
+            )
+        )
 
     def visit_Call(self, node: ast.Call) -> None:
         # `self.blocks.append(data)` and the like keep the block as surely as `self.kept = data`.
         storing = isinstance(node.func, ast.Attribute) and node.func.attr in KEEPING_METHODS
-        if storing and any(isinstance(arg, ast.Name) and arg.id == self.data_name for arg in node.args):
-            self.findings.append(
-                Finding(
-                    "warning",
-                    node.lineno,
-                    node.col_offset + 1,
-                    f"process() stores the block `{self.data_name}` in a container; its memory belongs to "
-                    "the GUI and is reused for the next block",
-                    hint=f"Store a copy instead: `{self.data_name}.copy()`.",
-                )
-            )
+        kept = [arg for arg in node.args if _is_block_or_view(arg, self.data_name)]
+        if storing and kept:
+            self._keeping(node, kept[0], "stores {kept} in a container")
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:

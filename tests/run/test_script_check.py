@@ -181,10 +181,40 @@ def test_rebinding_data_and_returning_a_new_array_are_found() -> None:
     assert [_at(result, line) for line in (7, 8, 9, 10)] == [[], [], [], []]  # in place, or a view
     assert "rebinds the name 'data'" in _at(result, 11)[0]
     assert "rebinds the name 'data'" in _at(result, 12)[0]
-    assert "keeps a reference to the block" in _at(result, 13)[0]
-    assert "stores the block `data` in a container" in _at(result, 13)[1] and len(_at(result, 13)) == 2
+    # Keeping the block is information with its cost (copy-on-keep), not a warning; so is keeping a view.
+    assert _at(result, 13)[0].startswith("info: process() keeps `data` after it returns: it holds that")
+    assert "one allocation and one copy of the whole block" in _at(result, 13)[0]
+    assert _at(result, 13)[1].startswith("info: process() stores `data` in a container")
+    assert len(_at(result, 13)) == 2  # `self.history.append(data.copy())` keeps nothing of the block
     assert _at(result, 15) == [] and _at(result, 16) == []  # a nested function's own `data`
     assert "returns a value" in _at(result, 17)[0]
+
+
+def test_keeping_the_block_or_a_view_of_it_is_information_with_its_cost() -> None:
+    result = _check(
+        """
+        import collections
+
+        class PyProcessor:
+            def __init__(self, processor, num_channels, sample_rate):
+                self.rows = collections.deque(maxlen=4)
+            def process(self, data):
+                self.rows.append(data[0])
+                self.by_block[3] = data.T
+                self.previous = data
+                self.copies.append(data[0].copy())
+                local = data[1]
+        """
+    )
+    assert result.ok and result.warnings == []
+    assert [finding.severity for finding in result.findings] == ["info"] * 3
+    assert _at(result, 7)[0].startswith("info: process() stores `data[0]` in a container: it holds that")
+    assert _at(result, 8)[0].startswith("info: process() keeps `data.T` after it returns")
+    assert _at(result, 9)[0].startswith("info: process() keeps `data` after it returns")
+    assert "up to one allocation and one copy of the whole block" in _at(result, 9)[0]
+    assert result.findings[0].hint.endswith("keep a copy (`data[0].copy()`).")
+    assert _at(result, 10) == [] and _at(result, 11) == []  # a copy, a local view: nothing kept
+    assert ":7:9: info: process() stores `data[0]`" in result.render()
 
 
 def test_module_level_contract_function_is_flagged() -> None:

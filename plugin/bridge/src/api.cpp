@@ -125,16 +125,16 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
     tls_thread_state.owned = false;
 
     std::string error;
-    for (size_t i = 0; i < config->num_extra_paths && config->extra_paths != nullptr; ++i) {
-        PyObject* sys_path = PySys_GetObject("path");  // borrowed
-        PyRef entry(PyUnicode_DecodeFSDefault(config->extra_paths[i]));
-        if (sys_path == nullptr || !entry || PyList_Append(sys_path, entry.get()) < 0) {
-            error = "could not extend sys.path";
+    {  // every Python reference of the start-up is released here, while this thread still holds the GIL
+        for (size_t i = 0; i < config->num_extra_paths && config->extra_paths != nullptr; ++i) {
+            PyObject* sys_path = PySys_GetObject("path");  // borrowed
+            PyRef entry(PyUnicode_DecodeFSDefault(config->extra_paths[i]));
+            if (sys_path == nullptr || !entry || PyList_Append(sys_path, entry.get()) < 0) {
+                error = "could not extend sys.path";
+            }
         }
-    }
-    // PYTHONPATH's entries come after the Home's own paths (labs keep shared code there; isolated start-up
-    // ignores the variable itself, and PYTHONHOME stays ignored): a lab module cannot shadow the stdlib.
-    {  // scoped: these references are released before the GIL is
+        // PYTHONPATH's entries come after the Home's own paths (labs keep shared code there; isolated start-up
+        // ignores the variable itself, and PYTHONHOME stays ignored): a lab module cannot shadow the stdlib.
         PyRef scope(PyDict_New());
         PyRef appended(scope ? PyRun_String("import os, sys\n"
                                             "for entry in os.environ.get('PYTHONPATH', '').split(os.pathsep):\n"
@@ -145,35 +145,35 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
         if (!appended) {
             error = "PYTHONPATH could not be added to sys.path: " + fetch_error_text();
         }
-    }
-    // Readies the handle type before any instance exists (scripts need not import it themselves).
-    PyRef processor_module(PyImport_ImportModule("oe_pyprocessor"));
-    if (!processor_module) {
-        error = "the oe_pyprocessor module failed: " + fetch_error_text();
-    }
-    // A script thread holding the GIL makes the audio thread wait for a forced switch: 5 ms by default,
-    // a fifth of a block. 0.5 ms bounds that wait at 2 % of a 697-sample block at 30 kHz.
-    PyRef sys_module(PyImport_ImportModule("sys"));
-    PyRef switch_interval(sys_module ? PyObject_CallMethod(sys_module.get(), "setswitchinterval", "d", 0.0005)
-                                     : nullptr);
-    if (!switch_interval) {
-        error = "sys.setswitchinterval failed: " + fetch_error_text();
-    }
-    PyRef signal_module(PyImport_ImportModule("signal"));
-    PyErr_Clear();
-    if (error.empty() && _import_array() < 0) {
-        error = "numpy's C API could not be imported: " + fetch_error_text();
-    }
-    if (error.empty()) {
-        PyRef code(Py_CompileString(kSupportModuleSource, "<oe_pyproc_support>", Py_file_input));
-        PyObject* module = code ? PyImport_ExecCodeModule("_oe_pyproc_support", code.get()) : nullptr;
-        if (module == nullptr) {
-            error = "bridge support module failed: " + fetch_error_text();
-        } else {
-            shared.support = module;
-            shared.load_function = PyObject_GetAttrString(module, "load");
-            shared.unload_function = PyObject_GetAttrString(module, "unload");
-            shared.format_function = PyObject_GetAttrString(module, "format_exception");
+        // Readies the handle type before any instance exists (scripts need not import it themselves).
+        PyRef processor_module(PyImport_ImportModule("oe_pyprocessor"));
+        if (!processor_module) {
+            error = "the oe_pyprocessor module failed: " + fetch_error_text();
+        }
+        // A script thread holding the GIL makes the audio thread wait for a forced switch: 5 ms by default,
+        // a fifth of a block. 0.5 ms bounds that wait at 2 % of a 697-sample block at 30 kHz.
+        PyRef sys_module(PyImport_ImportModule("sys"));
+        PyRef switch_interval(sys_module ? PyObject_CallMethod(sys_module.get(), "setswitchinterval", "d", 0.0005)
+                                         : nullptr);
+        if (!switch_interval) {
+            error = "sys.setswitchinterval failed: " + fetch_error_text();
+        }
+        PyRef signal_module(PyImport_ImportModule("signal"));
+        PyErr_Clear();
+        if (error.empty() && _import_array() < 0) {
+            error = "numpy's C API could not be imported: " + fetch_error_text();
+        }
+        if (error.empty()) {
+            PyRef code(Py_CompileString(kSupportModuleSource, "<oe_pyproc_support>", Py_file_input));
+            PyObject* module = code ? PyImport_ExecCodeModule("_oe_pyproc_support", code.get()) : nullptr;
+            if (module == nullptr) {
+                error = "bridge support module failed: " + fetch_error_text();
+            } else {
+                shared.support = module;
+                shared.load_function = PyObject_GetAttrString(module, "load");
+                shared.unload_function = PyObject_GetAttrString(module, "unload");
+                shared.format_function = PyObject_GetAttrString(module, "format_exception");
+            }
         }
     }
 #if !defined(_WIN32)
@@ -237,7 +237,8 @@ void api_destroy(oe_pyproc_instance* opaque) {
         GilGuard gil;
         reinterpret_cast<ProcessorHandle*>(instance->handle.get())->instance = nullptr;
         drop_script(*instance);
-        instance->view.reset();
+        instance->view.reset();  // a block array the script kept lives on with its memory (block_array.h)
+        instance->staging_owner.reset();
         instance->handle.reset();
         if (!instance->module_name.empty()) {
             PyRef ignored(PyObject_CallFunction(interp().unload_function, "s", instance->module_name.c_str()));
@@ -399,19 +400,24 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         out.overhead_ns = out.total_ns;
         return OE_PYPROC_BYPASSED;
     }
+    // Zero-copy (the script sees the caller's rows) only for an instance that has not kept anything of a
+    // block since its load, after a probation (block_array.h: copy-on-keep).
+    const bool zero_copy = !instance->keeps_blocks && instance->blocks_since_load >= kZeroCopyProbationBlocks;
+    ++instance->blocks_since_load;
     uint32_t path = OE_PYPROC_PATH_STAGING;
-    if (block->num_channels <= 1 || block->row_stride == block->num_samples) {
+    if (zero_copy && (block->num_channels <= 1 || block->row_stride == block->num_samples)) {
         path = OE_PYPROC_PATH_VIEW;
-    } else if (block->row_stride > block->num_samples && instance->strided_view.load()) {
+    } else if (zero_copy && block->row_stride > block->num_samples && instance->strided_view.load()) {
         path = OE_PYPROC_PATH_STRIDED;
     }
     const bool needs_capacity = block->num_samples > instance->max_samples;
     if (path == OE_PYPROC_PATH_STAGING && !needs_capacity) {
-        copy_rows_in(*block, instance->staging.data());
+        copy_rows_in(*block, instance->staging);
     }
 
     int status = OE_PYPROC_OK;
     int64_t script_ns = 0;
+    bool copied_out = false;
     {
         GilGuard gil;
         out.gil_wait_ns = gil.wait_ns();
@@ -420,9 +426,9 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
             return OE_PYPROC_SCRIPT_ERROR;
         }
         if (path == OE_PYPROC_PATH_STAGING && needs_capacity) {
-            copy_rows_in(*block, instance->staging.data());
+            copy_rows_in(*block, instance->staging);
         }
-        float* data = path == OE_PYPROC_PATH_STAGING ? instance->staging.data() : block->channels[0];
+        float* data = path == OE_PYPROC_PATH_STAGING ? instance->staging : block->channels[0];
         const int64_t stride = path == OE_PYPROC_PATH_STAGING ? block->num_samples
                                : block->num_channels <= 1     ? block->num_samples
                                                               : block->row_stride;
@@ -442,34 +448,39 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         } else {
             Py_DECREF(returned);
         }
-        const bool kept = Py_REFCNT(view) > 1;
-        if (kept || !view_intact(view)) {
-            // The script kept the block (or a view of it): it would see the next blocks' memory change
-            // under it. Or it changed the array itself (shape, dtype, writeable). Give it up and use a
-            // fresh view from now on.
-            if (kept) {
-                out.flags |= OE_PYPROC_BLOCK_KEPT_REFERENCE;
+        bool ready = true;
+        if (block_kept(*instance)) {
+            // Copy-on-keep: what the script kept keeps this block's values; the next blocks get new memory.
+            out.flags |= OE_PYPROC_BLOCK_KEPT_REFERENCE;
+            if (!instance->keeps_blocks) {
+                instance->keeps_blocks = true;
+                log_message(OE_PYPROC_LOG_INFO, instance->id,
+                            "process() keeps (part of) its data array: each block it keeps something of is "
+                            "handed over to what kept it (one allocation of the block per kept block), and this "
+                            "instance takes the staging path (copies in and out) until its script is reloaded");
             }
-            if (kept && !instance->warned_kept_reference) {
-                instance->warned_kept_reference = true;
-                log_message(OE_PYPROC_LOG_WARNING, instance->id,
-                            "the script keeps a reference to the data array after process(); its contents "
-                            "are only valid during the call (copy it with data.copy() to keep it)");
+            if (path == OE_PYPROC_PATH_STAGING) {
+                if (status == OE_PYPROC_OK) {
+                    // Under the GIL: once handed over, a script thread may free this buffer at any time.
+                    copy_rows_out(*block, instance->staging);
+                    copied_out = true;
+                }
+                ready = hand_over_staging(*instance);
+            } else {
+                ready = hand_over_copy(*instance, *block, stride);
             }
-            empty_view(view);
-            if (!make_view(*instance)) {
-                record_script_error(*instance, "prepare", true);
-                status = OE_PYPROC_SCRIPT_ERROR;
-            }
+        } else if (!view_intact(view)) {
+            ready = make_view(*instance);  // the script changed the array itself (shape, dtype, writeable)
+        }
+        if (!ready) {  // out of memory: bypassed until a reload, whatever the error policy
+            record_script_error(*instance, "prepare", true);
+            instance->faulted.store(true);
+            status = OE_PYPROC_SCRIPT_ERROR;
         }
     }
-    if (status == OE_PYPROC_OK) {
-        instance->blocks_processed.fetch_add(1);
-        if (path == OE_PYPROC_PATH_STAGING) {
-            copy_rows_out(*block, instance->staging.data());
-        }
-    } else {
-        instance->blocks_processed.fetch_add(1);
+    instance->blocks_processed.fetch_add(1);
+    if (status == OE_PYPROC_OK && path == OE_PYPROC_PATH_STAGING && !copied_out) {
+        copy_rows_out(*block, instance->staging);
     }
     if (instance->event_overflow) {
         out.flags |= OE_PYPROC_BLOCK_EVENTS_DROPPED;

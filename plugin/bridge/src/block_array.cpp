@@ -3,33 +3,78 @@
 #include "instance.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace oe_pyproc {
 
 namespace {
 
+constexpr const char* kBlockMemoryName = "oe_pyproc.block_memory";
+
 PyArrayObject_fields* fields_of(PyObject* array) {
     return reinterpret_cast<PyArrayObject_fields*>(array);
 }
 
-}  // namespace
+void free_block_memory(PyObject* capsule) {
+    std::free(PyCapsule_GetPointer(capsule, kBlockMemoryName));
+}
 
-bool make_view(Instance& instance) {
+// `bytes` (at least one float) of uninitialised memory owned by a new capsule; nullptr with a Python
+// error set when either cannot be allocated.
+PyObject* new_block_memory(size_t bytes, float** memory) {
+    *memory = static_cast<float*>(std::malloc(std::max(bytes, sizeof(float))));
+    if (*memory == nullptr) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    PyObject* capsule = PyCapsule_New(*memory, kBlockMemoryName, free_block_memory);
+    if (capsule == nullptr) {
+        std::free(*memory);
+        *memory = nullptr;
+    }
+    return capsule;
+}
+
+// A block array for instance.num_channels x instance.max_samples floats at `memory`, whose base is `owner`.
+PyObject* new_array_over(const Instance& instance, float* memory, PyObject* owner) {
     npy_intp dims[2] = {instance.num_channels, std::max<int32_t>(instance.max_samples, 1)};
     npy_intp strides[2] = {static_cast<npy_intp>(dims[1] * sizeof(float)), sizeof(float)};
-    void* data = instance.staging.empty() ? nullptr : instance.staging.data();
-    static float placeholder = 0.0f;
-    if (data == nullptr || dims[0] == 0) {
-        data = &placeholder;
-        strides[0] = 0;
+    PyRef array(PyArray_New(&PyArray_Type, 2, dims, NPY_FLOAT32, strides, memory, 0,
+                            NPY_ARRAY_WRITEABLE | NPY_ARRAY_ALIGNED, nullptr));
+    if (!array) {
+        return nullptr;
     }
-    PyObject* array = PyArray_New(&PyArray_Type, 2, dims, NPY_FLOAT32, strides, data, 0,
-                                  NPY_ARRAY_WRITEABLE | NPY_ARRAY_ALIGNED, nullptr);
-    if (array == nullptr) {
+    Py_INCREF(owner);  // PyArray_SetBaseObject steals it, also when it fails
+    if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(array.get()), owner) < 0) {
+        return nullptr;
+    }
+    return array.release();
+}
+
+}  // namespace
+
+bool new_block_array(Instance& instance) {
+    const size_t floats =
+        static_cast<size_t>(instance.num_channels) * static_cast<size_t>(std::max<int32_t>(instance.max_samples, 1));
+    float* memory = nullptr;
+    PyRef owner(new_block_memory(floats * sizeof(float), &memory));
+    PyRef array(owner ? new_array_over(instance, memory, owner.get()) : nullptr);
+    if (!array) {
         return false;
     }
-    instance.view.reset(array);
+    instance.view = std::move(array);
+    instance.staging_owner = std::move(owner);
+    instance.staging = memory;
+    return true;
+}
+
+bool make_view(Instance& instance) {
+    PyRef array(new_array_over(instance, instance.staging, instance.staging_owner.get()));
+    if (!array) {
+        return false;
+    }
+    instance.view = std::move(array);
     return true;
 }
 
@@ -49,14 +94,44 @@ bool view_intact(PyObject* array) {
     return fields->nd == 2 && fields->descr->type_num == NPY_FLOAT32 && (fields->flags & NPY_ARRAY_WRITEABLE) != 0;
 }
 
-void empty_view(PyObject* array) {
-    PyArrayObject_fields* fields = fields_of(array);
-    static float placeholder = 0.0f;
-    fields->data = reinterpret_cast<char*>(&placeholder);
-    for (int axis = 0; axis < fields->nd; ++axis) {
-        fields->dimensions[axis] = 0;
+bool block_kept(const Instance& instance) {
+    // The instance holds one reference to the array; the array and the instance one each to its base.
+    return Py_REFCNT(instance.view.get()) > 1 || Py_REFCNT(instance.staging_owner.get()) > 2;
+}
+
+bool hand_over_staging(Instance& instance) {
+    // What the script kept holds the array, the array its buffer: the instance's references go with the new
+    // buffer (if that cannot be allocated, the instance keeps both and the caller bypasses it).
+    return new_block_array(instance);
+}
+
+bool hand_over_copy(Instance& instance, const oe_pyproc_block& block, int64_t row_stride) {
+    PyArrayObject_fields* fields = fields_of(instance.view.get());
+    const char* first = reinterpret_cast<const char*>(block.num_channels > 0 ? block.channels[0] : nullptr);
+    const size_t span_bytes =
+        block.num_channels > 0 && block.num_samples > 0
+            ? (static_cast<size_t>(block.num_channels - 1) * static_cast<size_t>(row_stride) + block.num_samples) *
+                  sizeof(float)
+            : 0;
+    PyRef next(new_array_over(instance, instance.staging, instance.staging_owner.get()));
+    float* memory = nullptr;
+    PyObject* owner = next ? new_block_memory(span_bytes, &memory) : nullptr;
+    if (owner == nullptr) {
+        return false;
     }
-    PyArray_UpdateFlags(reinterpret_cast<PyArrayObject*>(array), NPY_ARRAY_UPDATE_ALL);
+    if (span_bytes > 0) {
+        std::memcpy(memory, first, span_bytes);
+    }
+    // Same layout in the copy: the array keeps its shape, strides and offset whatever the script set.
+    const ptrdiff_t offset = fields->data - first;
+    if (first != nullptr && offset >= 0 && static_cast<size_t>(offset) <= span_bytes) {
+        fields->data = reinterpret_cast<char*>(memory) + offset;
+    }
+    PyObject* staging_owner = fields->base;
+    fields->base = owner;  // the array's only reference to its memory's owner (numpy internal 2.)
+    Py_XDECREF(staging_owner);
+    instance.view = std::move(next);  // what the script kept holds the array, the array its copy
+    return true;
 }
 
 bool prepare_buffers(Instance& instance, int32_t max_samples) {
@@ -64,9 +139,7 @@ bool prepare_buffers(Instance& instance, int32_t max_samples) {
         return true;
     }
     instance.max_samples = std::max(max_samples, instance.max_samples);
-    instance.staging.assign(static_cast<size_t>(instance.num_channels) * static_cast<size_t>(instance.max_samples),
-                            0.0f);
-    return make_view(instance);
+    return new_block_array(instance);
 }
 
 void copy_rows_in(const oe_pyproc_block& block, float* staging) {

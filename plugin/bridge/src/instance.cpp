@@ -121,7 +121,8 @@ int instantiate(Instance& instance, PyObject* cls) {
         return OE_PYPROC_LOAD_FAILED;
     }
     instance.faulted.store(false);
-    instance.warned_kept_reference = false;
+    instance.keeps_blocks = false;
+    instance.blocks_since_load = 0;
     instance.warned_channel_mismatch = false;
     instance.has_script.store(true);
     return OE_PYPROC_OK;

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <vector>
 
 namespace oe_pyproc {
 
@@ -25,8 +24,9 @@ struct Instance {
 
     // Python objects: touched only with the GIL held.
     PyRef handle;
-    PyRef processor;  // the PyProcessor; its methods are looked up on every call, as upstream does
-    PyRef view;       // persistent ndarray whose data/shape/strides are re-pointed per block (block_array.h)
+    PyRef processor;      // the PyProcessor; its methods are looked up on every call, as upstream does
+    PyRef view;           // the block array: data/shape/strides re-pointed per block (block_array.h)
+    PyRef staging_owner;  // capsule owning `staging`; the block array's base
     std::string module_name;
     uint64_t load_generation = 0;
 
@@ -34,7 +34,7 @@ struct Instance {
     int32_t num_channels = 0;
     double sample_rate = 0.0;
     int32_t max_samples = 0;
-    std::vector<float> staging;
+    float* staging = nullptr;  // num_channels x max_samples floats, owned by staging_owner
 
     std::atomic<int32_t> policy{OE_PYPROC_POLICY_BYPASS};
     std::atomic<bool> strided_view{false};
@@ -47,7 +47,8 @@ struct Instance {
     std::atomic<uint64_t> events_dropped{0};
     int64_t block_index = -1;  // index of the current/last process call
     std::string last_error;
-    bool warned_kept_reference = false;
+    bool keeps_blocks = false;       // kept something of a block since this load: staging path only
+    uint64_t blocks_since_load = 0;  // zero-copy paths only after kZeroCopyProbationBlocks (block_array.h)
     bool warned_channel_mismatch = false;
     bool warned_early_event = false;  // add_python_event before the first block
     Clock::time_point last_error_log{};
