@@ -22,6 +22,9 @@
  * Memory contract
  * - `process` performs no heap allocation on the C++ side in steady state: the block view (ndarray) and the
  *   staging buffer are allocated by `prepare` (or on the first block larger than anything seen before).
+ *   Copy-on-keep: a block the script kept something of is handed over to what kept it (one allocation of
+ *   the block); the instance then takes the staging path (never a view of the caller's rows) until its
+ *   script is reloaded, and zero-copy paths wait for 64 blocks after each load.
  * - Strings returned (last error, python version) stay valid until the next call on the same instance
  *   (or for the process lifetime for global strings).
  */
@@ -72,7 +75,7 @@ enum oe_pyproc_data_path {
 
 /* Flags in oe_pyproc_block_result.flags. */
 enum oe_pyproc_block_flags {
-    OE_PYPROC_BLOCK_KEPT_REFERENCE = 1u << 0, /* the script kept a reference to the block array */
+    OE_PYPROC_BLOCK_KEPT_REFERENCE = 1u << 0, /* the script kept (a view of) the block array: handed over */
     OE_PYPROC_BLOCK_EVENTS_DROPPED = 1u << 1  /* the output event queue overflowed since the last drain */
 };
 
