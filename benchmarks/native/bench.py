@@ -1,4 +1,4 @@
-"""Benchmarks of the native plugin (DESIGN §8 P1-P5, P7) on each Python Home given.
+"""Benchmarks of the native plugin (DESIGN §8 P1-P5, P7, P8) on each Python Home given.
 
 Every number is printed with a floor measured in the same run and their ratio; the upstream-style path
 (thread state made per call, a new array per block, rows copied in and out) is measured alongside as the
@@ -154,12 +154,29 @@ def bench_home(build: Path, home: Path, iterations: int, quick: bool) -> list[st
             f"{us(median(at384, 'upstream_noop_total'))} "
             f"| ≤ 1 µs: {'met' if overhead <= 1000 else 'NOT met'} |"
         )
-        staging_extra = median(at384, "noop_staging_total") - median(at384, "noop_view_total")
+        staging = median(at384, "noop_staging_total")
         memcpy = median(at384, "memcpy_in_out")
         lines.append(
+            f"| P1g | whole call, no-op, 384 ch × 697, rows 1024 apart (GUI layout, staging; median) | "
+            f"{us(staging)} | C++ memcpy in+out {us(memcpy)} | {ratio(staging, memcpy)} | "
+            f"{us(median(at384, 'upstream_noop_total'))} | the cost the GUI pays; upstream-style alongside |"
+        )
+        staging_extra = staging - median(at384, "noop_view_total")
+        lines.append(
             f"| P2 | staging copy in+out, 384 ch × 697 in 1024-sample rows (median) | {us(staging_extra)} | "
-            f"C++ memcpy in+out {us(memcpy)} | {ratio(staging_extra, memcpy)} | "
-            f"{us(median(at384, 'upstream_noop_total'))} | ≤ 1.2×; 0 allocations (ctest) |"
+            f"C++ memcpy in+out {us(memcpy)} (warm, same buffer, interleaved with the blocks) | "
+            f"{ratio(staging_extra, memcpy)} | {us(median(at384, 'upstream_noop_total'))} | "
+            f"≤ 1.2×; {at384['noop_staging_mallocs_per_block']:g} mallocs/block (ctest: 0) |"
+        )
+        keep_row = median(at384, "keep_row_staging_total")
+        keep_copy = median(at384, "keep_copy_staging_total")
+        lines.append(
+            f"| P8 | copy-on-keep: a row of every block kept (deque of 8), 384 ch, GUI layout (median) | "
+            f"{us(keep_row)}, {at384['keep_row_mallocs_per_block']:g} mallocs/block | "
+            f"the script keeping `data.copy()` instead: {us(keep_copy)}, "
+            f"{at384['keep_copy_mallocs_per_block']:g} mallocs/block | {ratio(keep_row, keep_copy)} | "
+            f"keeping nothing: {us(staging)}, {at384['noop_staging_mallocs_per_block']:g} mallocs/block | "
+            "≤ 1 allocation + 1 copy of the block per block |"
         )
         multiply = median(at384, "halve_view_total")
         floor = median(at384, "multiply_cpp")

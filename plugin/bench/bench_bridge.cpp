@@ -1,13 +1,16 @@
 // Measures the bridge for benchmarks/native/bench.py (which prints the tables): per-call costs of the
 // view and staging paths with a no-op script and with `data *= 0.5`, the floors measured in the same run
-// (C++ memcpy of the rows in and out, the same multiply in C++, an uncontended mutex), and the upstream-
-// style baseline (oe_pyproc_upstream_* from the per-Python baseline module). Prints one JSON object.
+// (C++ memcpy of the rows in and out, interleaved with the staging path's blocks on the same buffer, both
+// warm; the same multiply in C++; an uncontended mutex), copy-on-keep (a script keeping a row of every
+// block against one keeping `data.copy()`, with malloc calls counted), and the upstream-style baseline
+// (oe_pyproc_upstream_* from the per-Python baseline module). Prints one JSON object.
 //   oe_pyproc_bench HOME BRIDGE_DIR WORK_DIR ITERATIONS CHANNELS[,CHANNELS...]
 #include "oe_pyproc_loader.h"
 
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +21,22 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+extern "C" void* __libc_malloc(size_t size);
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> malloc_calls{0};
+}  // namespace
+
+// Counts malloc calls by anyone (Python, numpy, the bridge) while `counting` is set; the executable exports
+// it (ENABLE_EXPORTS) so the dlopen()ed libraries bind to it.
+extern "C" void* malloc(size_t size) {
+    if (counting.load(std::memory_order_relaxed)) {
+        malloc_calls.fetch_add(1, std::memory_order_relaxed);
+    }
+    return __libc_malloc(size);
+}
 
 namespace {
 
@@ -55,49 +74,65 @@ struct Buffer {
 
 struct PathTimes {
     std::vector<double> total, overhead, script, gil_wait;
+    std::vector<double> memcpy_floor;  // when asked: the rows copied in and out by C++, after each block
+    double mallocs_per_block = 0;
 };
 
+// Blocks after a load that always take the staging path (copy-on-keep's probation, bridge block_array.h),
+// and then some: the warm-up before any measurement.
+constexpr int kWarmupBlocks = 100;
+
+// The floor of the staging path: the same rows copied into a contiguous buffer and back.
+void copy_in_out(const Buffer& buffer, std::vector<float>& staging, int channels) {
+    for (int c = 0; c < channels; ++c) {
+        std::memcpy(staging.data() + static_cast<size_t>(c) * kSamples, buffer.rows[static_cast<size_t>(c)],
+                    kSamples * sizeof(float));
+    }
+    for (int c = 0; c < channels; ++c) {
+        std::memcpy(buffer.rows[static_cast<size_t>(c)], staging.data() + static_cast<size_t>(c) * kSamples,
+                    kSamples * sizeof(float));
+    }
+}
+
+// `with_floor`: after each block, the C++ floor copies the same rows into its own contiguous buffer and back,
+// so the floor is measured warm, on the same buffer, in the same moments of a shared machine as the path.
 PathTimes run_bridge(const oe_pyproc_bridge_api& api, oe_pyproc_instance* instance, int channels, int stride,
-                     int iterations) {
+                     int iterations, bool with_floor = false) {
     Buffer buffer(channels, stride);
+    std::vector<float> floor_staging(static_cast<size_t>(channels) * kSamples, 1.0f);
     oe_pyproc_block block{buffer.rows.data(), channels, kSamples, stride, 0};
     oe_pyproc_block_result result{};
     PathTimes times;
-    for (int i = 0; i < iterations / 10 + 5; ++i) {
+    for (int i = 0; i < std::max(iterations / 10, kWarmupBlocks); ++i) {
         api.process(instance, &block, &result);
+        if (with_floor) {
+            copy_in_out(buffer, floor_staging, channels);
+        }
         std::fill(buffer.storage.begin(), buffer.storage.end(), 1.0f);
     }
+    long mallocs = 0;
     for (int i = 0; i < iterations; ++i) {
+        malloc_calls = 0;
+        counting = true;
         const double start = now_ns();
         api.process(instance, &block, &result);
         const double total = now_ns() - start;
+        counting = false;
+        mallocs += malloc_calls.load();
         times.total.push_back(total);
         times.overhead.push_back(static_cast<double>(result.overhead_ns));
         times.script.push_back(static_cast<double>(result.script_ns));
         times.gil_wait.push_back(static_cast<double>(result.gil_wait_ns));
+        if (with_floor) {
+            const double floor_start = now_ns();
+            copy_in_out(buffer, floor_staging, channels);
+            times.memcpy_floor.push_back(now_ns() - floor_start);
+        }
         if (i % 64 == 0) {
             std::fill(buffer.storage.begin(), buffer.storage.end(), 1.0f);  // keep values away from denormals
         }
     }
-    return times;
-}
-
-std::vector<double> run_memcpy_floor(int channels, int iterations) {
-    Buffer buffer(channels, kCallback);
-    std::vector<float> staging(static_cast<size_t>(channels) * kSamples);
-    std::vector<double> times;
-    for (int i = 0; i < iterations; ++i) {
-        const double start = now_ns();
-        for (int c = 0; c < channels; ++c) {
-            std::memcpy(staging.data() + static_cast<size_t>(c) * kSamples, buffer.rows[static_cast<size_t>(c)],
-                        kSamples * sizeof(float));
-        }
-        for (int c = 0; c < channels; ++c) {
-            std::memcpy(buffer.rows[static_cast<size_t>(c)], staging.data() + static_cast<size_t>(c) * kSamples,
-                        kSamples * sizeof(float));
-        }
-        times.push_back(now_ns() - start);
-    }
+    times.mallocs_per_block = static_cast<double>(mallocs) / iterations;
     return times;
 }
 
@@ -168,6 +203,20 @@ int main(int argc, char** argv) {
                                         "        pass\n"
                                         "    def process(self, data):\n"
                                         "        data *= 0.5\n";
+    // Copy-on-keep (P8): a row of every block kept, against the script copying the block itself; both keep
+    // the last 8, so what they keep is freed at the same pace.
+    std::ofstream(work / "keep_row.py") << "import collections\n"
+                                           "class PyProcessor:\n"
+                                           "    def __init__(self, processor, num_channels, sample_rate):\n"
+                                           "        self.kept = collections.deque(maxlen=8)\n"
+                                           "    def process(self, data):\n"
+                                           "        self.kept.append(data[0])\n";
+    std::ofstream(work / "keep_copy.py") << "import collections\n"
+                                            "class PyProcessor:\n"
+                                            "    def __init__(self, processor, num_channels, sample_rate):\n"
+                                            "        self.kept = collections.deque(maxlen=8)\n"
+                                            "    def process(self, data):\n"
+                                            "        self.kept.append(data.copy())\n";
 
     oe_pyproc::ValidationOptions options;
     options.bridge_dir = bridge_dir;
@@ -201,11 +250,21 @@ int main(int argc, char** argv) {
         api->prepare(noop, kCallback);
         api->prepare(halve, kCallback);
         const PathTimes noop_view = run_bridge(*api, noop, channels, kSamples, iterations);
-        const PathTimes noop_staging = run_bridge(*api, noop, channels, kCallback, iterations);
+        const PathTimes noop_staging = run_bridge(*api, noop, channels, kCallback, iterations, true);
         const PathTimes halve_view = run_bridge(*api, halve, channels, kSamples, iterations);
         const PathTimes halve_staging = run_bridge(*api, halve, channels, kCallback, iterations);
         api->destroy(noop);
         api->destroy(halve);
+        oe_pyproc_instance* keep_row = api->create(3);
+        oe_pyproc_instance* keep_copy = api->create(4);
+        api->load_script(keep_row, (work / "keep_row.py").c_str(), channels, 30000.0);
+        api->load_script(keep_copy, (work / "keep_copy.py").c_str(), channels, 30000.0);
+        api->prepare(keep_row, kCallback);
+        api->prepare(keep_copy, kCallback);
+        const PathTimes kept_row = run_bridge(*api, keep_row, channels, kCallback, iterations);
+        const PathTimes kept_copy = run_bridge(*api, keep_copy, channels, kCallback, iterations);
+        api->destroy(keep_row);
+        api->destroy(keep_copy);
 
         // Upstream style on a thread without a persistent thread state: one is made per call.
         std::vector<double> upstream_noop;
@@ -229,21 +288,27 @@ int main(int argc, char** argv) {
         });
         upstream.join();
 
-        std::printf("%s{\"channels\": %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s}\n", index ? "," : "",
-                    channels, json_stats("noop_view_total", noop_view.total).c_str(),
-                    json_stats("noop_view_overhead", noop_view.overhead).c_str(),
-                    json_stats("noop_view_script", noop_view.script).c_str(),
-                    json_stats("noop_view_gil_wait", noop_view.gil_wait).c_str(),
-                    json_stats("noop_staging_total", noop_staging.total).c_str(),
-                    json_stats("noop_staging_overhead", noop_staging.overhead).c_str(),
-                    json_stats("halve_view_total", halve_view.total).c_str(),
-                    json_stats("halve_view_script", halve_view.script).c_str(),
-                    json_stats("halve_staging_total", halve_staging.total).c_str(),
-                    json_stats("upstream_noop_total", upstream_noop).c_str(),
-                    json_stats("upstream_halve_total", upstream_halve).c_str(),
-                    json_stats("memcpy_in_out", run_memcpy_floor(channels, iterations)).c_str(),
-                    json_stats("multiply_cpp", run_multiply_floor(channels, iterations)).c_str(),
-                    json_stats("mutex_floor", run_mutex_floor(iterations)).c_str());
+        std::printf(
+            "%s{\"channels\": %d, \"noop_staging_mallocs_per_block\": %g, "
+            "\"keep_row_mallocs_per_block\": %g, \"keep_copy_mallocs_per_block\": %g, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s}\n",
+            index ? "," : "", channels, noop_staging.mallocs_per_block, kept_row.mallocs_per_block,
+            kept_copy.mallocs_per_block, json_stats("noop_view_total", noop_view.total).c_str(),
+            json_stats("noop_view_overhead", noop_view.overhead).c_str(),
+            json_stats("noop_view_script", noop_view.script).c_str(),
+            json_stats("noop_view_gil_wait", noop_view.gil_wait).c_str(),
+            json_stats("noop_staging_total", noop_staging.total).c_str(),
+            json_stats("noop_staging_overhead", noop_staging.overhead).c_str(),
+            json_stats("halve_view_total", halve_view.total).c_str(),
+            json_stats("halve_view_script", halve_view.script).c_str(),
+            json_stats("halve_staging_total", halve_staging.total).c_str(),
+            json_stats("upstream_noop_total", upstream_noop).c_str(),
+            json_stats("upstream_halve_total", upstream_halve).c_str(),
+            json_stats("memcpy_in_out", noop_staging.memcpy_floor).c_str(),
+            json_stats("keep_row_staging_total", kept_row.total).c_str(),
+            json_stats("keep_copy_staging_total", kept_copy.total).c_str(),
+            json_stats("multiply_cpp", run_multiply_floor(channels, iterations)).c_str(),
+            json_stats("mutex_floor", run_mutex_floor(iterations)).c_str());
         std::fflush(stdout);
     }
     std::printf("]}\n");
