@@ -2,7 +2,8 @@
 
 A *Home* is the prefix folder of a Python installation or environment (what the plugin embeds). Nothing
 here runs the Home's interpreter (DESIGN §7: the CLI judges a Home by that Home, never by itself).
-Windows and macOS layouts follow the documented installs and are *unverified* on this machine.
+Windows layouts are judged alike by these rules and by the loader under wine on real Windows Homes
+(CI part 24-windows); macOS layouts follow the documented installs and are *unverified* here.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class HomeInfo:
     numpy_installer: str | None = None  # "conda", "pip", another INSTALLER value, or None
     numpy_path: Path | None = None
     windows_layout: bool = False
+    # Windows' embeddable package: python3XY._pth (beside the DLL) or python._pth (beside python.exe)
+    pth_file: Path | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +90,7 @@ class HomeInfo:
                 "installer": self.numpy_installer,
                 "path": str(self.numpy_path),
             },
+            "pth_file": text(self.pth_file),
             "problems": list(self.problems),
         }
 
@@ -233,6 +237,15 @@ def _find_numpy(info: HomeInfo, conda_prefix: Path | None) -> None:
         return
 
 
+def _find_pth_file(base: Path, libpython: Path | None, interpreter: Path | None) -> Path | None:
+    """The ._pth file CPython on Windows reads instead of its usual sys.path, as the loader looks for it:
+    beside the DLL (python310._pth, the embeddable package's) or beside python.exe (python._pth)."""
+    candidates = [base / f"{libpython.stem}._pth"] if libpython is not None else []
+    if interpreter is not None:
+        candidates.append(interpreter.parent / "python._pth")
+    return next((p for p in candidates if p.is_file()), None)
+
+
 def _stdlib_of(prefix: Path, version: tuple[int, int] | None, windows: bool) -> Path | None:
     if windows:
         candidate = prefix / "Lib"
@@ -331,6 +344,8 @@ def _inspect(path: Path) -> HomeInfo:
         )
 
     info.interpreter = _find_interpreter(path, info.version, windows, kind == "venv")
+    if windows:
+        info.pth_file = _find_pth_file(lib_source, info.libpython, info.interpreter)
     for binary in (info.libpython, info.interpreter):
         if binary is None:
             continue

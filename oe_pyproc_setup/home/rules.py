@@ -211,6 +211,16 @@ def judge_home(info: HomeInfo, rules: PluginRules = OURS, gui_arch: str | None =
         )
         return Verdict("error", tuple(reasons), rules)
 
+    if info.pth_file is not None:
+        # The same refusal as the loader's (inspect_windows_home): nothing else about such a Home matters.
+        add(
+            "embeddable",
+            "error",
+            f"an embeddable Python package ({info.pth_file.name}): its ._pth file fixes sys.path "
+            "(no site-packages, PYTHONPATH ignored) and it has no pip",
+            "Use a full install (python.org's installer or a conda env). " + create,
+        )
+        return Verdict("error", tuple(reasons), rules)
     if info.version is None:
         add("version-unknown", "error", "the Python version cannot be told from the files", create)
     elif info.version not in rules.versions:

@@ -1,5 +1,5 @@
-// The loader's Win32 pieces, cross-compiled with mingw-w64 and run under wine by .ci/parts/22-adapter.sh
-// (wine is not Windows: this is evidence, the Windows branch stays unverified). UTF-8 <-> UTF-16, the quoting
+// The loader's Win32 pieces, cross-compiled with mingw-w64 and run under wine by .ci/parts/24-windows.sh
+// (which also runs the whole Windows branch on real Windows Pythons and Homes). UTF-8 <-> UTF-16, the quoting
 // of command lines as CommandLineToArgvW reads them, CreateProcessW with output capture, exit code and the
 // timeout kill, FormatMessageW texts, and LoadLibraryExW failures reported by Runtime::start.
 //   test_loader_windows.exe <work_dir>        (runs itself as the child process with --child ...)

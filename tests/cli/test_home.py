@@ -225,6 +225,27 @@ def test_windows_layout_from_crafted_headers(tmp_path: Path) -> None:
     assert judge_home(info, OURS, gui_arch="arm64").status == "ok"
 
 
+@pytest.mark.parametrize("pth_name", ["python310._pth", "python._pth"])
+def test_windows_embeddable_package_is_refused_for_its_pth_file(tmp_path: Path, pth_name: str) -> None:
+    """Refused even with Lib\\ and numpy: the ._pth file decides, not what is missing (as in the loader)."""
+    home = tmp_path / "python-3.10.0-embed-amd64"
+    (home / "Lib" / "encodings").mkdir(parents=True)
+    (home / "Lib" / "os.py").write_text("")
+    (home / "Lib" / "encodings" / "__init__.py").write_text("")
+    (home / "Lib" / "site-packages" / "numpy").mkdir(parents=True)
+    (home / "Lib" / "site-packages" / "numpy" / "__init__.py").write_text("")
+    (home / "python.exe").write_bytes(pe())
+    (home / "python310.dll").write_bytes(pe())
+    (home / pth_name).write_text("python310.zip\n.\n")
+    info = inspect_home(home)
+    assert info.pth_file == home / pth_name
+    verdict = judge_home(info, OURS)
+    assert verdict.status == "error" and codes(verdict) == ["embeddable"]
+    assert pth_name in verdict.reasons[0].message
+    (home / pth_name).unlink()
+    assert judge_home(inspect_home(home), OURS).status == "ok"
+
+
 def test_windows_venv_from_crafted_headers(tmp_path: Path) -> None:
     base = tmp_path / "Python310"
     (base / "Lib" / "encodings").mkdir(parents=True)

@@ -23,6 +23,11 @@ def instance_facts(report: dict) -> list[dict]:
 
 
 def main(linux_prefix: str, windows_prefix: str) -> int:
+    for prefix in (linux_prefix, windows_prefix):
+        missing = [prefix + suffix for suffix in (".json", ".f32") if not Path(prefix + suffix).is_file()]
+        if missing:
+            print(f"no {' and no '.join(missing)}: that host did not run to the end (its log says why)")
+            return 1
     linux_report = json.loads(Path(linux_prefix + ".json").read_text(encoding="utf-8"))
     windows_report = json.loads(Path(windows_prefix + ".json").read_text(encoding="utf-8"))
     linux_stream = Path(linux_prefix + ".f32").read_bytes()

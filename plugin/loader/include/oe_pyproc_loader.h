@@ -4,8 +4,10 @@
 // library; the adapter itself is loaded by the GUI with dlopen(RTLD_LOCAL). Nothing here starts Python
 // until Runtime::start() is given a Home that validate_home() accepted.
 //
-// Linux is verified; the macOS (dlopen of libpython3.X.dylib) and Windows (LoadLibraryExW of
-// python3XY.dll by full path) branches are written to the platforms' documentation and are unverified.
+// Linux is verified. The Windows branch (LoadLibraryExW of python3XY.dll by full path) runs under wine in CI
+// (.ci/parts/24-windows.sh) with the real Windows CPython and numpy; wine is not Windows (plugin/README.md
+// lists what it cannot show). The macOS branch (dlopen of libpython3.X.dylib) is written to the platform's
+// documentation and is unverified.
 #pragma once
 
 #include "oe_pyproc_bridge.h"
@@ -82,7 +84,7 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
 std::string read_default_home_file(const std::string& gui_root, int api, std::string* problem = nullptr);
 std::string read_manifest_source_prefix(const std::string& gui_root, int api, std::string* problem = nullptr);
 // The saved-state root of the GUI for the current user (Linux: ~/.config/open-ephys; macOS:
-// ~/Library/Application Support/open-ephys; Windows: %LOCALAPPDATA%\Open Ephys; both unverified).
+// ~/Library/Application Support/open-ephys, unverified; Windows: %LOCALAPPDATA%\Open Ephys, under wine).
 std::string default_gui_root();
 
 // File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.bridge".
@@ -104,7 +106,7 @@ public:
     static Runtime& instance();
 
     // Load libpython RTLD_NOW|RTLD_GLOBAL, then the bridge RTLD_NOW|RTLD_LOCAL, then initialize Python.
-    // Windows (unverified): AddDllDirectory for the base, DLLs and Library\bin, then LoadLibraryExW of
+    // Windows (run under wine): AddDllDirectory for the base, DLLs and Library\bin, then LoadLibraryExW of
     // python3XY.dll and of the bridge by full path (LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR|..._DEFAULT_DIRS).
     // Returns nullptr and sets error on failure; the process keeps running and a later call with another
     // (good) Home may still succeed as long as Python was never started.

@@ -19,21 +19,22 @@ std::string pyvenv_value(const std::string& text, const std::string& key);
 std::string expand_user(const std::string& path, const std::string& user_home, bool windows);
 
 // The base installation a venv's pyvenv.cfg `home =` names. POSIX: `home` is the base's bin/ folder, so its
-// parent. Windows (unverified): `home` is the folder holding the base's python.exe, i.e. the base itself.
+// parent. Windows: `home` is the folder holding the base's python.exe, i.e. the base itself (as the Windows
+// CPython's own `-m venv` writes it, 24-windows).
 // Trailing separators are dropped.
 std::string venv_base_prefix(const std::string& home_value, bool windows);
 
-// Windows (unverified): "python310.dll" for 3.10; the inverse accepts only python3XY.dll (case-insensitive),
+// Windows: "python310.dll" for 3.10; the inverse accepts only python3XY.dll (case-insensitive),
 // not the stable-ABI python3.dll, a debug python310_d.dll or a free-threaded python313t.dll.
 std::string windows_python_dll_name(int major, int minor);
 bool parse_windows_python_dll_name(const std::string& file_name, int& major, int& minor);
 
-// Windows (unverified): folders, relative to the base installation, added with AddDllDirectory before
+// Windows: folders, relative to the base installation, added with AddDllDirectory before
 // libpython is loaded so that extension modules' dependent DLLs resolve: the base itself (vcruntime140_1.dll
 // of python.org installs), DLLs (libffi, sqlite of the stdlib's .pyd) and conda's Library\bin (MKL, OpenBLAS).
 std::vector<std::string> windows_dll_subfolders();
 
-// Windows (unverified): one command line from argv, quoted so that CommandLineToArgvW and the C runtime
+// Windows: one command line from argv, quoted so that CommandLineToArgvW and the C runtime
 // give back exactly argv (backslashes doubled only before a quote or the closing quote).
 std::string windows_command_line(const std::vector<std::string>& argv);
 

@@ -1,8 +1,8 @@
 // Home resolution, validation (files + the Home's own interpreter in a subprocess) and the two-stage
 // loading of libpython (global symbols) and the bridge (local symbols). Linux is verified here. The macOS
 // branches follow the same POSIX calls and are unverified. The Windows branches (LoadLibraryExW by full
-// path, AddDllDirectory, CreateProcessW) compile with mingw-w64 and run under wine in CI, which is not
-// Windows: they are unverified too.
+// path, AddDllDirectory, CreateProcessW) are cross-built with mingw-w64 and run under wine in CI part
+// 24-windows with the real Windows CPython 3.10 and numpy on real Home layouts.
 #include "oe_pyproc_loader.h"
 
 #include "gui_layout.h"
@@ -112,7 +112,6 @@ std::string available_bridges(const std::string& bridge_dir) {
 namespace detail {
 
 #if defined(_WIN32)
-// Unverified on Windows (compiled with mingw-w64, exercised under wine).
 
 std::wstring to_wide(const std::string& utf8) {
     if (utf8.empty()) {
@@ -689,9 +688,10 @@ std::string inspect_posix_home(const fs::path& path, HomeInfo& info, bool macos)
     return "";
 }
 
-// Windows layout (unverified on Windows; tested on Linux with crafted trees): python.exe, Lib\ and
-// python3XY.dll in the installation's folder (python.org and conda alike); a venv has Scripts\python.exe
-// and Lib\site-packages, its pyvenv.cfg `home` names the base's folder.
+// Windows layout (real python.org, venv, conda-env and embeddable layouts under wine in 24-windows; crafted
+// trees in the Home corpus): python.exe, Lib\ and python3XY.dll in the installation's folder (python.org and
+// conda alike); a venv has Scripts\python.exe and Lib\site-packages, its pyvenv.cfg `home` names the base's
+// folder.
 std::string inspect_windows_home(const fs::path& path, HomeInfo& info) {
     fs::path base;
     std::string cfg_text;
@@ -719,8 +719,8 @@ std::string inspect_windows_home(const fs::path& path, HomeInfo& info) {
         }
         if (found.empty()) {
             return "no python3XY.dll in " + info.base_prefix +
-                   ": not a CPython installation that can be embedded (the Microsoft Store Python and the "
-                   "embeddable zip are not supported)";
+                   ": not a CPython installation that can be embedded (the Microsoft Store Python is not "
+                   "supported)";
         }
         std::sort(found.begin(), found.end());
         info.major = found.back().first;
@@ -733,6 +733,17 @@ std::string inspect_windows_home(const fs::path& path, HomeInfo& info) {
                " cannot be embedded from there";
     }
     info.libpython = from_path(dll);
+    // The embeddable package: a ._pth file beside the DLL (python3XY._pth) or the executable (python._pth)
+    // makes CPython ignore PYTHONPATH and the Home's site-packages and take sys.path from it alone, and the
+    // package has no pip: refused, as the CLI refuses it (oe_pyproc_setup.home.rules, code "embeddable").
+    for (const fs::path& pth :
+         {base / (from_path(dll.stem()) + "._pth"), to_path(info.executable).parent_path() / "python._pth"}) {
+        if (is_file(pth)) {
+            return info.path + " is an embeddable Python package (" + from_path(pth.filename()) +
+                   "): its ._pth file fixes sys.path (no site-packages, PYTHONPATH ignored) and it has no pip; "
+                   "use a full install (python.org's installer or a conda env)";
+        }
+    }
     const fs::path stdlib = base / "Lib";
     if (!is_file(stdlib / "os.py") || !is_file(stdlib / "encodings" / "__init__.py")) {
         return "the standard library of Python " + info.version + " is missing under " + from_path(stdlib) +
@@ -843,7 +854,6 @@ namespace {
 
 // The platform's shared-library calls behind one interface, so that Runtime::start reads the same on all.
 #if defined(_WIN32)
-// Unverified on Windows.
 struct LibraryCloser {
     void operator()(void* handle) const { FreeLibrary(static_cast<HMODULE>(handle)); }
 };
@@ -912,8 +922,9 @@ void* find_symbol(void* library, const char* name) {
 }
 
 #if defined(_WIN32)
-// Unverified: the folders numpy's (and the stdlib's) extension modules need for their dependent DLLs. They
-// are process-wide and stay for the process lifetime once Python started; a failed start removes them.
+// The folders numpy's (and the stdlib's) extension modules need for their dependent DLLs (24-windows: an
+// extension whose DLL is only in a conda Home's Library\bin imports in the host, not in python.exe alone).
+// They are process-wide and stay for the process lifetime once Python started; a failed start removes them.
 class DllDirectories {
 public:
     explicit DllDirectories(const std::string& base_prefix) {

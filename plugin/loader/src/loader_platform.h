@@ -1,5 +1,5 @@
-// Platform pieces of the loader that its tests reach directly (Windows ones run under wine, unverified on
-// real Windows). Strings are UTF-8 everywhere; Windows APIs get UTF-16 through to_wide/from_wide.
+// Platform pieces of the loader that its tests reach directly (the Windows ones run under wine in
+// 24-windows). Strings are UTF-8 everywhere; Windows APIs get UTF-16 through to_wide/from_wide.
 #pragma once
 
 #include <chrono>
