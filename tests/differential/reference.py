@@ -17,9 +17,10 @@ What it reproduces, from upstream's PythonProcessor.cpp (read for facts, nothing
 Upstream's interpreter is not isolated: `PYTHONPATH` comes first on `sys.path` and, under the C locale,
 Python's UTF-8 mode turns itself on (PEP 540): `-X utf8` here gives the same under `LC_ALL=C`.
 
-Two choices are this project's contract where upstream's is unclear or unsafe, and the corpus relies on
-them: events added before the first block (in `__init__` or `start_acquisition`) are dropped, and the block
-partition is given (`--blocks-file`, measured from the host) rather than produced by an audio device.
+The GUI counts as acquiring from the moment `start_acquisition` is called (its play button's state is set
+before the processors are told): events added there are emitted with the first block, events added in
+`__init__` are dropped. The block partition is given (`--blocks-file`, measured from the host) rather than
+produced by an audio device.
 
 Input and output use the host's formats (plugin/host/README.md): float32 channel-major chunks, the text
 events file (TTL lines and `spike` lines). Emitted events are written as JSON
@@ -131,8 +132,8 @@ def run(args: argparse.Namespace) -> None:
     module = import_by_stem(script)
     handle = ReferenceHandle()
     processor = module.PyProcessor(handle, args.channels, float(args.sample_rate))
-    call_if_present(processor, "start_acquisition")
     handle.acquiring = True
+    call_if_present(processor, "start_acquisition")
     emitted: list[dict[str, Any]] = []
     start = 0
     next_event = 0

@@ -115,18 +115,27 @@ class PyProcessor:
         processor.add_python_event(1, True)
         processor.add_python_event(1, False)
 
+    def start_acquisition(self):
+        self.processor.add_python_event(3, False)
+
     def process(self, data):
         self.processor.add_python_event(2, True)
 """
 
 
-def test_events_before_the_first_block_are_dropped_with_one_warning(
+def test_events_before_start_acquisition_are_dropped_with_one_warning(
     homes: dict[str, Path], tmp_path: Path
 ) -> None:
     script = write_script(tmp_path, "early.py", EARLY_EVENT)
     result = run_host("--script", script, "--blocks", "3", home=homes["3.12"])
     assert result.returncode == 0, result.stderr
     assert result.report is not None
-    early = [w for w in result.report["warnings"] if "before the first block" in w["message"]]
+    early = [w for w in result.report["warnings"] if "before start_acquisition" in w["message"]]
     assert len(early) == 1
-    assert result.instance()["events_emitted_count"] == 3  # only process's, one per block
+    # __init__'s are dropped; start_acquisition's goes out at the first block's first sample, as upstream's
+    # (the GUI is acquiring while start_acquisition runs), then process's, one per block.
+    events = [
+        (e["line"], e["state"], e["block"], e["sample_number"]) for e in result.instance()["events_emitted"]
+    ]
+    assert events[:2] == [(3, False, 0, 0), (2, True, 0, 0)]
+    assert result.instance()["events_emitted_count"] == 4

@@ -523,8 +523,13 @@ int call_simple(oe_pyproc_instance* opaque, const char* name) {
     return call_method(*instance, name, nullptr);
 }
 
-int api_start_acquisition(oe_pyproc_instance* instance) {
-    return call_simple(instance, "start_acquisition");
+int api_start_acquisition(oe_pyproc_instance* opaque) {
+    Instance* instance = as_instance(opaque);
+    if (instance != nullptr) {
+        // The GUI counts as acquiring while start_acquisition runs: its events go out with the first block.
+        instance->acquisition_started.store(true);
+    }
+    return call_simple(opaque, "start_acquisition");
 }
 
 int api_stop_acquisition(oe_pyproc_instance* instance) {

@@ -50,7 +50,8 @@ struct Instance {
     bool keeps_blocks = false;       // kept something of a block since this load: staging path only
     uint64_t blocks_since_load = 0;  // zero-copy paths only after kZeroCopyProbationBlocks (block_array.h)
     bool warned_channel_mismatch = false;
-    bool warned_early_event = false;  // add_python_event before the first block
+    bool warned_early_event = false;               // add_python_event before start_acquisition
+    std::atomic<bool> acquisition_started{false};  // start_acquisition was called (events are kept from then)
     Clock::time_point last_error_log{};
     uint64_t suppressed_errors = 0;
 

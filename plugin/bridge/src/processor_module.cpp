@@ -27,13 +27,14 @@ PyObject* handle_add_python_event(PyObject* self, PyObject* args, PyObject* kwar
         PyErr_Format(PyExc_ValueError, "line must be in 0..255, got %d", line);
         return nullptr;
     }
-    if (instance->block_samples == 0 && instance->last_block_samples == 0) {
-        // Before the first block (from __init__ or start_acquisition): no block to place it in. Upstream
-        // drops these events too; say so once.
+    if (instance->block_samples == 0 && instance->last_block_samples == 0 && !instance->acquisition_started.load()) {
+        // Before acquisition starts (from __init__): upstream drops these events too; say so once. Events
+        // from start_acquisition are kept for the first block, as upstream's are.
         if (!instance->warned_early_event) {
             instance->warned_early_event = true;
             log_message(OE_PYPROC_LOG_WARNING, instance->id,
-                        "add_python_event before the first block (e.g. in __init__) is dropped, as upstream does");
+                        "add_python_event before start_acquisition (e.g. in __init__) is dropped, as upstream "
+                        "does");
         }
         Py_RETURN_NONE;
     }

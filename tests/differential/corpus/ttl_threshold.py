@@ -1,5 +1,6 @@
-"""Threshold crossings on channel 0 become TTL events (several per block); incoming TTL events are recorded
-with the block they arrive before, and toggle a gain."""
+"""Threshold crossings on channel 0 become TTL events (several per block; line 3 is set low when
+acquisition starts); incoming TTL events are recorded with the block they arrive before, and toggle a
+gain."""
 
 import numpy as np
 from record import record
@@ -10,6 +11,9 @@ class PyProcessor:
         self.processor = processor
         self.block = 0
         self.gain = np.float32(1.0)
+
+    def start_acquisition(self):
+        self.processor.add_python_event(3, False)  # line 3 starts low
 
     def handle_ttl_event(self, source_node, channel, sample_number, line, state):
         record("ttl", source_node, channel, sample_number, line, state, type(state).__name__, self.block)
