@@ -166,16 +166,17 @@ def bench_home(build: Path, home: Path, iterations: int, quick: bool) -> list[st
             f"| P2 | staging copy in+out, 384 ch × 697 in 1024-sample rows (median) | {us(staging_extra)} | "
             f"C++ memcpy in+out {us(memcpy)} (warm, same buffer, interleaved with the blocks) | "
             f"{ratio(staging_extra, memcpy)} | {us(median(at384, 'upstream_noop_total'))} | "
-            f"≤ 1.2×; {at384['noop_staging_mallocs_per_block']:g} mallocs/block (ctest: 0) |"
+            f"≤ 1.2×; {at384['noop_staging_mallocs_per_block']:g} malloc calls/block (ctest: 0) |"
         )
         keep_row = median(at384, "keep_row_staging_total")
         keep_copy = median(at384, "keep_copy_staging_total")
         lines.append(
             f"| P8 | copy-on-keep: a row of every block kept (deque of 8), 384 ch, GUI layout (median) | "
-            f"{us(keep_row)}, {at384['keep_row_mallocs_per_block']:g} mallocs/block | "
+            f"{us(keep_row)}, {at384['keep_row_mallocs_per_block']:g} malloc calls/block | "
             f"the script keeping `data.copy()` instead: {us(keep_copy)}, "
-            f"{at384['keep_copy_mallocs_per_block']:g} mallocs/block | {ratio(keep_row, keep_copy)} | "
-            f"keeping nothing: {us(staging)}, {at384['noop_staging_mallocs_per_block']:g} mallocs/block | "
+            f"{at384['keep_copy_mallocs_per_block']:g} malloc calls/block | {ratio(keep_row, keep_copy)} | "
+            f"keeping nothing: {us(staging)}, "
+            f"{at384['noop_staging_mallocs_per_block']:g} malloc calls/block | "
             "≤ 1 allocation + 1 copy of the block per block |"
         )
         multiply = median(at384, "halve_view_total")
