@@ -335,7 +335,10 @@ def test_pythonpath_entries_that_cannot_work_are_warnings_with_the_fixed_value(
         f"PYTHONPATH entry 5: {archive} (a zip archive)",
         f"PYTHONPATH entry 6: {own_site} (the Home's own site-packages, already on sys.path)",
     ]
-    assert "3 of them cannot work as meant" in str(finding["message"])
+    assert finding["message"] == (
+        "PYTHONPATH's 6 entries are appended to sys.path after the Home's own paths, 3 cannot work as meant: "
+        f"{missing}, relative/code, {notes}; PYTHONHOME is not set (it would be ignored)"
+    )
     remediation = finding["remediation"]
     assert isinstance(remediation, dict)
     assert remediation["commands"] == [
@@ -367,8 +370,10 @@ def test_a_numpy_on_pythonpath_is_a_warning_naming_the_python_it_was_built_for(
         cli, gui_root, tmp_path, "--python-home", str(home_312), PYTHONPATH=str(other_site)
     )
     assert finding["status"] == "warn", finding
-    assert "holds a numpy built for CPython 3.10 (the Home runs 3.12): another Python's packages" in str(
-        finding["message"]
+    assert f"1 cannot work as meant: {other_site}" in str(finding["message"])
+    assert (
+        f"PYTHONPATH entry 1: {other_site} (holds a numpy built for CPython 3.10 (the Home runs 3.12): "
+        "another Python's packages" in str(finding["details"])
     )
     remediation = finding["remediation"]
     assert isinstance(remediation, dict) and remediation["commands"] == ["unset PYTHONPATH"]
@@ -378,7 +383,7 @@ def test_a_numpy_on_pythonpath_is_a_warning_naming_the_python_it_was_built_for(
         cli, gui_root, tmp_path, "--python-home", str(numpy_home), PYTHONPATH=str(site_packages(second))
     )
     assert finding["status"] == "warn" and "holds a numpy of its own, built for CPython 3.10" in str(
-        finding["message"]
+        finding["details"]
     )
 
 

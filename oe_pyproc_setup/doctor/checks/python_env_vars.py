@@ -124,26 +124,28 @@ def run(context: Context) -> list[Finding]:
                 ),
             )
         ]
+    problems = [entry for entry in entries if entry.problem is not None]
     parts = []
     if entries:
-        listed = ", ".join(entry.text for entry in entries)
+        listed = ", ".join(entry.text for entry in (problems or entries))
         are = "entry is" if len(entries) == 1 else "entries are"
+        appended = f"PYTHONPATH's {len(entries)} {are} appended to sys.path after the Home's own paths"
         parts.append(
-            f"PYTHONPATH's {len(entries)} {are} appended to sys.path after the Home's own paths: {listed}"
+            f"{appended}, {len(problems)} cannot work as meant: {listed}"
+            if problems
+            else f"{appended}: {listed}"
         )
     parts.append(
         "PYTHONHOME is ignored" if "PYTHONHOME" in present else "PYTHONHOME is not set (it would be ignored)"
     )
     message = "; ".join(parts)
-    problems = [entry for entry in entries if entry.problem is not None]
     if not problems:
         return [CHECK.finding("ok", message, details=details)]
     kept = [entry.text for entry in entries if entry.problem is None]
-    problem_list = "; ".join(f"{entry.text} {entry.problem}" for entry in problems)
     return [
         CHECK.finding(
             "warn",
-            f"{message}. {len(problems)} of them cannot work as meant: {problem_list}",
+            message,
             details=details,
             remediation=Remediation(
                 "Remove those entries from PYTHONPATH in the environment the GUI starts from (keep only "
