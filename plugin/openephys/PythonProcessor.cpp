@@ -179,7 +179,8 @@ void PythonProcessor::startHomeCheck() {
         std::vector<adapter::JudgedHome> judged;
         if (decision.action == adapter::HomeAction::AskChooser) {
             // No Home known: the chooser offers the Homes on this machine, judged here, off the message thread.
-            judged = adapter::judge_homes(adapter::discover_homes(adapter::this_process_environment()), validate);
+            judged =
+                adapter::judge_homes(adapter::chooser_homes(candidates, adapter::this_process_environment()), validate);
         }
         return [this, log, decision, judged]() { finishHomeCheck(log, decision, judged); };
     });
@@ -349,16 +350,22 @@ void PythonProcessor::chooseHome(const File& home) {
 }
 
 void PythonProcessor::findHomes() {
-    homeSearch->start([this, bridgeDir = adapter::this_module_directory()]() -> adapter::BackgroundChecks::Apply {
-        ValidationOptions options;
-        options.bridge_dir = bridgeDir;
-        auto judged = adapter::judge_homes(adapter::discover_homes(adapter::this_process_environment()),
-                                           [&](const std::string& path) { return validate_home(path, options); });
-        return [this, judged]() {
-            judgedHomes = judged;
-            chooserRequested = true;
-        };
-    });
+    const std::string chainHome = getParameter("python_home")->getValueAsString().toStdString();
+    const std::string guiRoot = CoreServices::getSavedStateDirectory().getFullPathName().toStdString();
+    std::vector<std::string> log;
+    std::vector<HomeCandidate> known = adapter::gather_home_candidates(chainHome, guiRoot, kPluginApi, log);
+    // Like the Home check's job: values only on the worker; the result is applied while this processor exists.
+    homeSearch->start(
+        [this, known, bridgeDir = adapter::this_module_directory()]() -> adapter::BackgroundChecks::Apply {
+            ValidationOptions options;
+            options.bridge_dir = bridgeDir;
+            auto judged = adapter::judge_homes(adapter::chooser_homes(known, adapter::this_process_environment()),
+                                               [&](const std::string& path) { return validate_home(path, options); });
+            return [this, judged]() {
+                judgedHomes = judged;
+                chooserRequested = true;
+            };
+        });
 }
 
 bool PythonProcessor::findingHomes() const {

@@ -101,6 +101,20 @@ TEST_CASE("discovery: discover.py's places and order, folders only, each real fo
         }
     }
 
+    // The chooser: the Homes the resolution looked at come first (a missing one too), each folder once.
+    const std::vector<HomeCandidate> known = {
+        {"", HomeOrigin::Chain},
+        {(user / "gone").string(), HomeOrigin::DefaultHomeFile},
+        {(user / "miniconda3" / "envs" / "b_env").string(), HomeOrigin::InstallManifest}};
+    std::vector<FoundHome> offered = under(chooser_homes(known, environment), user);
+    CHECK(offered.size() == expected.size() + 1);
+    if (offered.size() == expected.size() + 1) {
+        CHECK_EQ(names({offered[0], offered[1], offered[2]}),
+                 (std::vector<std::string>{"gone <the default Home file>", "b_env <the install manifest>",
+                                           "oe-python-plugin <conda env (miniconda3/envs)>"}));
+        CHECK(offered[0].known && offered[1].known && !offered[2].known);
+    }
+
     // PYENV_ROOT replaces ~/.pyenv; CONDA_EXE and MAMBA_ROOT_PREFIX name more conda roots.
     make_folder(user / "mamba" / "envs" / "m_env");
     make_folder(user / "tools" / "conda" / "envs" / "t_env");

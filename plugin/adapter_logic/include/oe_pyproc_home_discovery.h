@@ -20,6 +20,7 @@ namespace oe_pyproc::adapter {
 struct FoundHome {
     std::string path;
     std::string source;
+    bool known = false;  // one the resolution looked at (chain, default Home file, manifest): kept even if missing
 };
 
 // What discovery looks at, so tests can point it at folders of their own.
@@ -35,6 +36,11 @@ DiscoveryEnvironment this_process_environment();
 // installs and their envs, ~/.conda/envs, pyenv versions and their envs, then the platform's installs), only
 // folders, each real path once, an env named oe-python-plugin first. Nothing is inspected here.
 std::vector<FoundHome> discover_homes(const DiscoveryEnvironment& environment);
+
+// What the chooser offers: the Homes the resolution looked at (those set: the chain's python_home, the default
+// Home file's, the install manifest's; even when missing, so their reason shows), then discover_homes(); each
+// real folder once, in that order.
+std::vector<FoundHome> chooser_homes(const std::vector<HomeCandidate>& known, const DiscoveryEnvironment& environment);
 
 struct JudgedHome {
     FoundHome found;

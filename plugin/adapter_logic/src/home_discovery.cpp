@@ -93,14 +93,18 @@ bool starts_with(const std::string& text, const std::string& start) {
     return text.compare(0, start.size(), start) == 0;
 }
 
-// Each real path once (the first wins), folders only; then an env named oe-python-plugin first.
+// Each real path once (the first wins), folders only (known ones even if missing); then the known ones, then
+// an env named oe-python-plugin, then discovery order.
 std::vector<FoundHome> deduplicated(const std::vector<FoundHome>& found, bool windows) {
     std::vector<FoundHome> unique;
     std::set<std::string> seen;
     for (const FoundHome& candidate : found) {
         std::error_code error;
         fs::path real = fs::canonical(candidate.path, error);
-        if (error || !is_folder(real)) {
+        if (error) {
+            real = fs::path(candidate.path).lexically_normal();  // missing: only a known one is kept
+        }
+        if (!candidate.known && (error || !is_folder(real))) {
             continue;
         }
         std::string key = real.string();
@@ -112,9 +116,22 @@ std::vector<FoundHome> deduplicated(const std::vector<FoundHome>& found, bool wi
         }
     }
     std::stable_sort(unique.begin(), unique.end(), [](const FoundHome& a, const FoundHome& b) {
-        return (fs::path(a.path).filename() == kHomeEnvName) > (fs::path(b.path).filename() == kHomeEnvName);
+        const bool a_named = fs::path(a.path).filename() == kHomeEnvName;
+        const bool b_named = fs::path(b.path).filename() == kHomeEnvName;
+        return a.known != b.known ? a.known : a_named > b_named;
     });
     return unique;
+}
+
+std::string known_source(HomeOrigin origin) {
+    switch (origin) {
+        case HomeOrigin::Chain: return "the chain's python_home";
+        case HomeOrigin::DefaultHomeFile: return "the default Home file";
+        case HomeOrigin::InstallManifest: return "the install manifest";
+        case HomeOrigin::HostPrefix: return "the host's environment";
+        case HomeOrigin::Chooser: break;
+    }
+    return "chosen before";
 }
 
 }  // namespace
@@ -143,10 +160,21 @@ DiscoveryEnvironment this_process_environment() {
 }
 
 std::vector<FoundHome> discover_homes(const DiscoveryEnvironment& environment) {
+    return chooser_homes({}, environment);
+}
+
+std::vector<FoundHome> chooser_homes(const std::vector<HomeCandidate>& known, const DiscoveryEnvironment& environment) {
     using System = DiscoveryEnvironment::System;
     const fs::path home = environment.user_home;
     std::vector<FoundHome> found;
-    auto add = [&found](const fs::path& path, const std::string& source) { found.push_back({path.string(), source}); };
+    for (const HomeCandidate& candidate : known) {
+        if (!candidate.path.empty()) {
+            found.push_back({candidate.path, known_source(candidate.origin), true});
+        }
+    }
+    auto add = [&found](const fs::path& path, const std::string& source) {
+        found.push_back({path.string(), source, false});
+    };
 
     if (!variable(environment, "CONDA_PREFIX").empty()) {
         add(variable(environment, "CONDA_PREFIX"), "CONDA_PREFIX (active)");
