@@ -508,6 +508,7 @@ def make_slow_home(real_home: Path, folder: Path, seconds: float) -> Path:
 # ---------------------------------------------------------------------------------------------------------
 
 PLAY_BUTTON = (SCREEN_WIDTH - 281, 46)
+CONSOLE_CLEAR_BUTTON = (SCREEN_WIDTH - 77, 90)
 PROCESSOR_LIST = Box(0, 55, 210, 360)
 EDITOR_ROW = Box(30, 795, 1560, 160)  # the signal chain's editors
 TITLE_OFFSET = (36, 5)  # an editor's title word ("PYTHON", "MERGER") from the editor's top-left corner
@@ -672,14 +673,20 @@ def parameter_value(node_id: int, name: str) -> str:
 
 
 def step_choose_home(proc: Procedure, home: Path) -> str:
+    """Home... offers the Homes found on the machine (judged), then "Other folder...": the chooser."""
     proc.click_editor("Home...", "home")
+    menu = window_box(proc.session, wait_for_window(proc.session, "^menu$", 90))
+    time.sleep(0.5)
+    _, words = proc.read_screen("home-menu", menu)
+    offered = text_of(words)
+    click(proc.session, *require_phrase(words, "Other folder", "the Home menu").center)
     proc.type_into_chooser("Choose the Python Home", home, "home")
     wait_for(
         lambda: parameter_value(proc.node_id, "python_home") == str(home),
         10,
         "python_home to be the Home typed",
     )
-    return f"python_home = {home} (typed into the folder chooser)"
+    return f"the Home menu read {offered[:300]!r}; Other folder..., typed: python_home = {home}"
 
 
 def step_slow_home_measurement(proc: Procedure, script: Path) -> str:
@@ -747,7 +754,7 @@ def step_choose_script(proc: Procedure) -> str:
         raise ProcedureError(f"the script's __init__ ran for versions {versions}, expected [1]")
     time.sleep(1)
     shot, text, box = proc.editor_text("script-loaded")
-    if proc.script.name not in text.replace(" ", "") or "loaded" not in text:
+    if proc.script.name not in text.replace(" ", "") or "loaded" not in text.lower():
         raise ProcedureError(f"the editor does not show {proc.script.name} loaded: {text!r}")
     proc.crop_editor(shot, box, "idle")
     return f"loaded {status['script_path']} (Python {status.get('python_version')}); editor reads {text!r}"
@@ -763,7 +770,8 @@ def step_start_acquisition(proc: Procedure) -> str:
     status = proc.wait_status(lambda s: int(s.get("blocks", 0)) > 50, 30, "blocks to reach the script")
     time.sleep(1.5)  # the editor polls the status every 500 ms
     shot, text, box = proc.editor_text("running")
-    if "budget" not in text.lower():
+    # "Block: 0.05 ms mean, 0.08 ms max of 23.20 ms (0%)": the script's time against the block's duration.
+    if "mean" not in text or "max of" not in text:
         raise ProcedureError(f"the editor does not show the time per block against the budget: {text!r}")
     proc.crop_editor(shot, box, "running")
     return (
@@ -816,6 +824,7 @@ def step_error_view(proc: Procedure) -> str:
     # The call-out opens above the Error... button; the GUI's console behind it may show the same traceback,
     # so the region must not read it before the click.
     region = Box(max(button[0] - 340, 0), max(button[1] - 330, 0), 680, 310)
+    click(proc.session, *CONSOLE_CLEAR_BUTTON)  # the console logged the traceback too
     _, before = proc.read_screen("error-view-before", region)
     if "Traceback" in text_of(before):
         raise ProcedureError(
