@@ -56,12 +56,13 @@ private:
     std::deque<std::function<void()>> calls_;
 };
 
-// A script whose import sleeps `seconds`, then adds `offset` to every sample.
-fs::path write_script(const std::string& name, double seconds, float offset) {
+// A script whose import takes `seconds` (sleeping, or busy in Python and so holding the GIL most of the
+// time), then adds `offset` to every sample.
+fs::path write_script(const std::string& name, double seconds, float offset, bool busy = false) {
     fs::path path = g_work / name;
     std::ofstream(path) << "import time\n"
-                        << "time.sleep(" << seconds << ")\n"
-                        << "class PyProcessor:\n"
+                        << (busy ? "end = time.monotonic() + " : "time.sleep(") << seconds << (busy ? "\n" : ")\n")
+                        << (busy ? "while time.monotonic() < end:\n    pass\n" : "") << "class PyProcessor:\n"
                         << "    def __init__(self, processor, num_channels, sample_rate):\n"
                         << "        pass\n"
                         << "    def process(self, data):\n"
@@ -229,6 +230,50 @@ TEST_CASE("a reload into a second instance moves the script's stem alias to the 
     CHECK_EQ(run_block(session), 1.0f);  // the old instance is gone, the alias names the new module
 }
 
+TEST_CASE("adopted during acquisition the script gets start_acquisition; a failed import is adopted with its error") {
+    const fs::path script = g_work / "acquiring.py";
+    std::ofstream(script) << "class PyProcessor:\n"
+                          << "    def __init__(self, processor, num_channels, sample_rate):\n"
+                          << "        self.value = 7.0\n"
+                          << "    def start_acquisition(self):\n"
+                          << "        self.value = 9.0\n"
+                          << "    def process(self, data):\n"
+                          << "        data[:] = self.value\n";
+    ScriptSession session(6);
+    session.attach(g_api);
+    session.prepare(kSamples);
+    CHECK_EQ(session.start_acquisition(), int(OE_PYPROC_NOT_INITIALIZED));  // acquiring, nothing loaded yet
+    PostedQueue queue;
+    ScriptLoads loads(queue.poster());
+    int adopted_status = -100;
+    auto wait_adopted = [&] {
+        const auto before = Clock::now();
+        while (adopted_status == -100 && Clock::now() - before < 10s) {
+            queue.run_posted();
+            std::this_thread::sleep_for(20ms);
+        }
+    };
+    loads.start(session, g_api, script.string(), kChannels, 30000.0,
+                [&](int status, double) { adopted_status = status; });
+    wait_adopted();
+    CHECK_EQ(adopted_status, int(OE_PYPROC_OK));
+    CHECK_EQ(run_block(session), 9.0f);
+
+    const fs::path broken = g_work / "broken_import.py";
+    std::ofstream(broken) << "class PyProcessor(:\n";
+    adopted_status = -100;
+    loads.start(session, g_api, broken.string(), kChannels, 30000.0,
+                [&](int status, double) { adopted_status = status; });
+    wait_adopted();
+    CHECK_EQ(adopted_status, int(OE_PYPROC_LOAD_FAILED));
+    SessionState state = session.state();
+    CHECK(!state.loaded);
+    CHECK_EQ(state.script_path, broken.string());
+    CHECK_CONTAINS(state.last_error, "SyntaxError");
+    CHECK_EQ(run_block(session), 0.0f);  // blocks pass through
+    session.stop_acquisition();
+}
+
 TEST_CASE("a cancelled load is never adopted") {
     ScriptSession session(3);
     session.attach(g_api);
@@ -253,7 +298,8 @@ TEST_CASE("destroying the owner during a load returns at once; the dropped load 
     session->attach(g_api);
     auto loads = std::make_unique<ScriptLoads>(queue.poster());
     bool adopted = false;
-    loads->start(*session, g_api, write_script("orphan.py", 3.0, 1.0f).string(), kChannels, 30000.0,
+    // Busy in Python: the session's destruction needs the GIL, which the import gives up every switch interval.
+    loads->start(*session, g_api, write_script("orphan.py", 3.0, 1.0f, true).string(), kChannels, 30000.0,
                  [&](int, double) { adopted = true; });
     std::this_thread::sleep_for(300ms);  // the import is running
     const auto before = Clock::now();
