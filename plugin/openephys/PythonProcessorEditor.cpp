@@ -55,6 +55,7 @@ void PythonProcessorEditor::resized() {
     reloadButton->setBounds(76, 30, 52, 20);
     homeButton->setBounds(132, 30, 56, 20);
     errorButton->setBounds(10, 106, 52, 16);
+    shownStatus.clear();  // the lines are fitted to their width again on the next poll
     for (size_t i = 0; i < statusLines.size(); ++i) {
         statusLines[i]->setBounds(8, 52 + static_cast<int>(i) * kLineHeight, kEditorWidth - 16, kLineHeight);
     }
@@ -173,7 +174,7 @@ void PythonProcessorEditor::timerCallback() {
     const auto width = [&font](const std::string& text) {
         return static_cast<double>(GlyphArrangement::getStringWidth(font, String::fromUTF8(text.c_str())));
     };
-    const double room = statusLines[0]->getWidth() - 4.0;  // inside the label's border
+    const double room = statusLines[0]->getWidth() - 6.0;  // inside the label's border, and a little slack
     const oe_pyproc::adapter::EditorText text = oe_pyproc::adapter::editor_text(status, room, width);
     const std::array<const oe_pyproc::adapter::EditorLine*, 4> lines = {&text.home, &text.script, &text.error,
                                                                         &text.block};
