@@ -3,6 +3,7 @@
 #include "PythonProcessorEditor.h"
 
 #include <atomic>
+#include <mutex>
 
 using namespace oe_pyproc;
 
@@ -15,11 +16,33 @@ uint64_t nextInstanceId() {
     return ++counter;
 }
 
+// The bridge may log from a script import still running on a worker thread while the GUI exits. The GUI's
+// logger is a function-local static made at start-up, so it is destroyed after this adapter's statics: the
+// gate below is closed first (under its lock, so no message is inside the logger then) and never destroyed.
+struct BridgeLogGate {
+    std::mutex mutex;
+    bool open = true;
+};
+BridgeLogGate& bridgeLogGate() {
+    static BridgeLogGate* gate = new BridgeLogGate();  // never destroyed: a worker may still reach it at exit
+    return *gate;
+}
+struct CloseBridgeLogAtExit {
+    ~CloseBridgeLogAtExit() {
+        std::lock_guard<std::mutex> lock(bridgeLogGate().mutex);
+        bridgeLogGate().open = false;
+    }
+} closeBridgeLogAtExit;
+
 // Bridge log messages may arrive on the audio thread: the GUI's logger is thread-safe (it writes to a
 // stream under a lock), so forwarding is allowed there; nothing modal is ever shown from it.
 void logFromBridge(void*, int level, uint64_t instanceId, const char* message) {
     const String text =
         "[Python Processor " + String(static_cast<int64>(instanceId)) + "] " + String::fromUTF8(message);
+    std::lock_guard<std::mutex> lock(bridgeLogGate().mutex);
+    if (!bridgeLogGate().open) {
+        return;
+    }
     if (level >= OE_PYPROC_LOG_ERROR) {
         LOGE(text);
     } else {
