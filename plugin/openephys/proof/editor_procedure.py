@@ -85,12 +85,13 @@ class Session:
     gui_bin: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     gui: subprocess.Popen[bytes] | None = None
+    home_name: str = "home"  # a later GUI process gets a fresh HOME of its own
     shot_count: int = 0
     numbers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def home_dir(self) -> Path:
-        return self.root / "home"
+        return self.root / self.home_name
 
     @property
     def config_dir(self) -> Path:
@@ -164,8 +165,11 @@ def gui_folder(session: Session, gui_bin: Path) -> Path:
 
 def prepare_home(session: Session, plugin_build: Path) -> None:
     home = session.home_dir
-    (session.root / "run").mkdir(mode=0o700)
+    (session.root / "run").mkdir(mode=0o700, exist_ok=True)
     home.mkdir()
+    first_pulse_config = session.root / "home" / ".config" / "pulse"  # the sound server's cookie
+    if first_pulse_config.is_dir() and session.home_name != "home":
+        shutil.copytree(first_pulse_config, home / ".config" / "pulse")
     (home / ".asoundrc").write_text("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
     plugin_dir = home / ".config" / "open-ephys" / "plugins-api10" / "oe-pyproc"
     plugin_dir.mkdir(parents=True)
@@ -902,6 +906,77 @@ def wait_for_streams(node_id: int, count: int) -> list[str]:
     return names
 
 
+def step_fresh_gui(proc: Procedure, plugin_build: Path, home_name: str) -> str:
+    """The GUI again, in a fresh HOME: Python starts once per process, so a Home check needs a new one."""
+    proc.session.home_name = home_name
+    prepare_home(proc.session, plugin_build)
+    return step_gui_starts(proc)
+
+
+def chain_over_http(proc: Procedure, home: Path) -> None:
+    """File Reader -> Python Processor with ``home`` as its Home, set up through the HTTP API."""
+    http("GET", "/processors/clear")
+    http("PUT", "/processors/add", {"name": "File Reader"})
+    proc.reader_id = next(int(p["id"]) for p in processors() if p["name"] == "File Reader")
+    http("PUT", "/processors/add", {"name": "Python Processor", "source_id": proc.reader_id})
+    proc.node_id = next(int(p["id"]) for p in processors() if p["name"] == "Python Processor")
+    http("PUT", f"/processors/{proc.node_id}/parameters/python_home", {"value": str(home)})
+
+
+def step_acquire_during_check(proc: Procedure, home: Path, script: Path, marker: Path) -> str:
+    """Acquisition starts during a Home check: blocks pass the script by until it loads, then reach it."""
+    chain_over_http(proc, home)
+    http("PUT", f"/processors/{proc.node_id}/parameters/script_path", {"value": str(script)})
+    proc.wait_status(lambda s: bool(s.get("checking_home")), 5, "the Home check to start")
+    acquire_s, _ = http("PUT", "/status", {"mode": "ACQUIRE"})
+    if acquisition_mode() != "ACQUIRE":
+        raise ProcedureError("acquisition did not start during the Home check")
+    time.sleep(1)
+    during = proc.status()
+    if not during.get("checking_home") or during.get("loaded") or int(during.get("blocks", 0)) != 0:
+        raise ProcedureError(f"expected a running check and no script calls yet: {json.dumps(during)}")
+    screenshot(proc.session, "acquiring-during-check")
+    status = proc.wait_status(
+        lambda s: bool(s.get("loaded")) and int(s.get("blocks", 0)) > 20,
+        proc.slow_seconds + 30,
+        "blocks after the load",
+    )
+    inits = marker_lines(marker)
+    http("PUT", "/status", {"mode": "IDLE"})
+    if len(inits) != 1:
+        raise ProcedureError(f"expected one __init__ after the check, the marker has {inits}")
+    proc.session.numbers["acquire_during_check_put_status_s"] = round(acquire_s, 3)
+    return (
+        f"PUT /api/status ACQUIRE {acquire_s * 1000:.0f} ms during the check; 1 s later still checking, "
+        f"0 script calls; then loaded and {status['blocks']} blocks reached the script"
+    )
+
+
+def step_quit_during_check(proc: Procedure, home: Path, script: Path) -> str:
+    """The GUI quits while a Home is being checked: it neither waits for the check nor crashes."""
+    chain_over_http(proc, home)
+    http("PUT", f"/processors/{proc.node_id}/parameters/script_path", {"value": str(script)})
+    proc.wait_status(lambda s: bool(s.get("checking_home")), 5, "the Home check to start")
+    time.sleep(1)
+    gui = proc.session.gui
+    if gui is None:
+        raise ProcedureError("the GUI is not running")
+    started = time.monotonic()
+    with contextlib.suppress(urllib.error.URLError, OSError):  # the GUI may close the connection as it quits
+        http("PUT", "/quit", {}, timeout=10)
+    try:
+        code = gui.wait(timeout=proc.slow_seconds + 30)
+    except subprocess.TimeoutExpired:
+        raise ProcedureError("the GUI hung on quitting during a Home check") from None
+    took = time.monotonic() - started
+    proc.session.numbers["quit_during_check_s"] = round(took, 2)
+    if code != 0:
+        raise ProcedureError(f"the GUI exited with {code} when quitting during a Home check")
+    if took >= proc.slow_seconds - 1:
+        raise ProcedureError(f"quitting took {took:.1f} s: it waited for the Home check")
+    return f"quit 1 s into the {proc.slow_seconds:.0f} s check: the GUI exited with 0 after {took:.1f} s"
+
+
 def step_quit(proc: Procedure) -> str:
     gui = proc.session.gui
     if gui is None:
@@ -1025,6 +1100,8 @@ def main(argv: list[str] | None = None) -> int:
         write_test_script(proc.script, proc.marker, version=1, raises=False)
         write_test_script(measured_script, root / "measured_marker.jsonl", version=1, raises=False)
         slow_home = make_slow_home(proc.home, root, args.slow_seconds)
+        second_script, second_marker = scripts / "second_script.py", root / "second_marker.jsonl"
+        write_test_script(second_script, second_marker, version=1, raises=False)
         slow_script = scripts / "slow_import.py"
         slow_script.write_text(
             f"import time\n\ntime.sleep({SLOW_IMPORT_S})\n\n" + measured_script.read_text()
@@ -1051,12 +1128,20 @@ def main(argv: list[str] | None = None) -> int:
             ("error-policy", lambda: step_error_policy(proc)),
             ("change-stream", lambda: step_change_stream(proc)),
             ("quit", lambda: step_quit(proc)),
+            ("fresh-gui", lambda: step_fresh_gui(proc, args.plugin_build, "home-acquire")),
+            (
+                "acquire-during-check",
+                lambda: step_acquire_during_check(proc, slow_home, second_script, second_marker),
+            ),
+            ("quit-again", lambda: step_quit(proc)),
+            ("fresh-gui-again", lambda: step_fresh_gui(proc, args.plugin_build, "home-quit")),
+            ("quit-during-check", lambda: step_quit_during_check(proc, slow_home, second_script)),
         ]
         results = run_steps(steps)
     finally:
         session.stop_all()
-        if session.activity_log.exists():
-            shutil.copy2(session.activity_log, out / "activity.log")
+        for log in root.glob("home*/.config/open-ephys/configs-api10/activity.log"):
+            shutil.copy2(log, out / f"activity-{log.parents[3].name}.log")
         shutil.rmtree(root, ignore_errors=True)
     summary = {
         "steps": [vars(result) for result in results],
