@@ -163,15 +163,22 @@ class PyProcessor:
 """
 
 
-def test_a_late_keeper_on_the_view_path_gets_its_blocks_copied(home: Path, tmp_path: Path) -> None:
+# Zero-copy layouts: contiguous rows (the view path) and rows 1024 apart with the opt-in strided view.
+@pytest.mark.parametrize(
+    ("layout", "zero_copy_path"),
+    [(["--contiguous"], "view"), (["--strided-view", "--block-jitter", "0"], "strided")],
+    ids=["view", "strided"],
+)
+def test_a_late_keeper_on_a_zero_copy_path_gets_its_blocks_copied(
+    layout: list[str], zero_copy_path: str, home: Path, tmp_path: Path
+) -> None:
     result_file = tmp_path / "result.json"
     keep_from = 70  # after the zero-copy probation (64 blocks, block_array.h)
     body = LATE_KEEPER.format(result=str(result_file), keep_from=keep_from)
     script = write_script(tmp_path, "late.py", body)
     source = tmp_path / "in.f32"
     write_input(source, 80)
-    arguments = [*STREAM, "--contiguous"]
-    result = run_host("--script", script, "--input", source, *arguments, home=home)
+    result = run_host("--script", script, "--input", source, *STREAM, *layout, home=home)
     assert result.returncode == 0, result.stderr
     found = json.loads(result_file.read_text())
     assert found["kept"] == 10
@@ -181,7 +188,8 @@ def test_a_late_keeper_on_the_view_path_gets_its_blocks_copied(home: Path, tmp_p
     # the documented limit; from the next block on the instance stages its blocks and every view is exact.
     assert all(number == 0 for number in found["wrong_rows"])
     paths = result.instance()["data_path"]
-    assert (paths["view"], paths["staging"]) == (keep_from - 64 + 1, 80 - (keep_from - 64 + 1))
+    zero_copy_blocks = keep_from - 64 + 1
+    assert (paths[zero_copy_path], paths["staging"]) == (zero_copy_blocks, 80 - zero_copy_blocks)
 
 
 # Stashes what it keeps where a reload or the instance's removal cannot reach (the `sys` module); the next
