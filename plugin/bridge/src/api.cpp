@@ -469,7 +469,7 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
             } else {
                 ready = hand_over_copy(*instance, *block, stride);
             }
-        } else if (!view_intact(view)) {
+        } else if (!view_intact(*instance)) {
             ready = make_view(*instance);  // the script changed the array itself (shape, dtype, writeable)
         }
         if (!ready) {  // out of memory: bypassed until a reload, whatever the error policy

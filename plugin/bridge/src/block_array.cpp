@@ -89,9 +89,10 @@ void point_view(PyObject* array, float* data, int32_t rows, int32_t samples, int
                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS | NPY_ARRAY_ALIGNED);
 }
 
-bool view_intact(PyObject* array) {
-    const PyArrayObject_fields* fields = fields_of(array);
-    return fields->nd == 2 && fields->descr->type_num == NPY_FLOAT32 && (fields->flags & NPY_ARRAY_WRITEABLE) != 0;
+bool view_intact(const Instance& instance) {
+    const PyArrayObject_fields* fields = fields_of(instance.view.get());
+    return fields->nd == 2 && fields->descr->type_num == NPY_FLOAT32 && (fields->flags & NPY_ARRAY_WRITEABLE) != 0 &&
+           fields->base == instance.staging_owner.get();
 }
 
 bool block_kept(const Instance& instance) {
@@ -100,6 +101,14 @@ bool block_kept(const Instance& instance) {
 }
 
 bool hand_over_staging(Instance& instance) {
+    if (fields_of(instance.view.get())->base != instance.staging_owner.get()) {
+        // numpy < 2 lets a script assign `data.data = buffer` (deprecated): the array no longer holds the staging
+        // buffer, views made of it before still point there. Never freed (one buffer, and only then).
+        Py_INCREF(instance.staging_owner.get());
+        log_message(OE_PYPROC_LOG_WARNING, instance.id,
+                    "process() replaced its data array's memory (data.data = ...); the block's buffer is kept for "
+                    "the life of the process");
+    }
     // What the script kept holds the array, the array its buffer: the instance's references go with the new
     // buffer (if that cannot be allocated, the instance keeps both and the caller bypasses it).
     return new_block_array(instance);
@@ -114,22 +123,27 @@ bool hand_over_copy(Instance& instance, const oe_pyproc_block& block, int64_t ro
                   sizeof(float)
             : 0;
     PyRef next(new_array_over(instance, instance.staging, instance.staging_owner.get()));
-    float* memory = nullptr;
-    PyObject* owner = next ? new_block_memory(span_bytes, &memory) : nullptr;
-    if (owner == nullptr) {
+    if (!next) {
         return false;
     }
-    if (span_bytes > 0) {
-        std::memcpy(memory, first, span_bytes);
-    }
-    // Same layout in the copy: the array keeps its shape, strides and offset whatever the script set.
+    // Unless the script gave the array memory of its own (numpy < 2: `data.data = buffer`, deprecated), it
+    // points into the caller's rows: copy them, same layout, so the array keeps its shape, strides and offset
+    // whatever the script set.
     const ptrdiff_t offset = fields->data - first;
-    if (first != nullptr && offset >= 0 && static_cast<size_t>(offset) <= span_bytes) {
+    if (first != nullptr && offset >= 0 && static_cast<size_t>(offset) <= span_bytes &&
+        fields->base == instance.staging_owner.get()) {
+        float* memory = nullptr;
+        PyObject* owner = new_block_memory(span_bytes, &memory);
+        if (owner == nullptr) {
+            return false;
+        }
+        if (span_bytes > 0) {
+            std::memcpy(memory, first, span_bytes);
+        }
         fields->data = reinterpret_cast<char*>(memory) + offset;
+        fields->base = owner;  // the array's only reference to its memory's owner (numpy internal 2.)
+        Py_DECREF(instance.staging_owner.get());
     }
-    PyObject* staging_owner = fields->base;
-    fields->base = owner;  // the array's only reference to its memory's owner (numpy internal 2.)
-    Py_XDECREF(staging_owner);
     instance.view = std::move(next);  // what the script kept holds the array, the array its copy
     return true;
 }

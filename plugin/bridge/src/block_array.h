@@ -37,7 +37,8 @@
 // Not detectable (documented): raw addresses taken out of numpy (data.ctypes.data, __array_interface__
 // handed to C code) outlive nothing.
 // A script can change the array itself (data.shape = ..., data.dtype = ..., data.flags.writeable =
-// False): view_intact() checks nd, type_num and WRITEABLE before the array is re-pointed again.
+// False; with numpy < 2 even its memory: data.data = buffer, which replaces `base`): view_intact() checks
+// nd, type_num, WRITEABLE and base before the array is re-pointed again.
 #pragma once
 
 #include "python_headers.h"
@@ -64,8 +65,9 @@ bool make_view(Instance& instance);
 // Points the block array at `rows` rows of `samples` float32 samples, rows `row_stride` samples apart.
 void point_view(PyObject* array, float* data, int32_t rows, int32_t samples, int64_t row_stride);
 
-// Still the 2-D writable float32 array point_view() expects (a script may set data.shape, dtype, flags).
-bool view_intact(PyObject* array);
+// The block array is still the 2-D writable float32 array over the staging buffer point_view() expects (a
+// script may set data.shape, dtype, flags; with numpy < 2 even data.data).
+bool view_intact(const Instance& instance);
 
 // After process(): whether the script kept the block array or anything made from it (GIL held).
 bool block_kept(const Instance& instance);
