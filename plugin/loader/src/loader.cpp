@@ -452,7 +452,8 @@ std::string process_arch() {
 
 std::string default_gui_root() {
 #if defined(_WIN32)
-    // Unverified: JUCE's local application data folder, %LOCALAPPDATA%\Open Ephys (DESIGN §2).
+    // JUCE's local application data folder, %LOCALAPPDATA%\Open Ephys (DESIGN §2): the host reads the default
+    // Home file there under wine (24-windows); that the real GUI saves there is not shown by wine.
     std::wstring buffer(32768, L'\0');
     const DWORD length = GetEnvironmentVariableW(L"LOCALAPPDATA", buffer.data(), static_cast<DWORD>(buffer.size()));
     if (length == 0 || length >= buffer.size()) {
