@@ -54,6 +54,22 @@ CORPUS = {
     "stem_import": {"output", "records"},
     "sibling_helpers": {"output"},
     "ttl_threshold": {"output", "events", "records"},
+    # Keeping what `data` holds across blocks (copy-on-keep): rows in a deque, the previous block and a
+    # closure over it, the last blocks in a list and views of them in a dict.
+    "deque_rows": {"output", "events", "records"},
+    "previous_block": {"output", "records"},
+    "concat_blocks": {"output", "records"},
+    "late_keeper": {"output", "records"},
+}
+KEEPS = {"deque_rows", "previous_block", "concat_blocks", "late_keeper"}
+# Differences known and documented (README, script contract): expected to fail, and the suite fails when
+# one stops failing, so that its documentation is updated.
+KNOWN_DIFFERENCES = {
+    (
+        "late_keeper",
+        "contiguous",
+    ): "copy-on-keep's gap: rows kept from the first kept block after 64 zero-copy "
+    "blocks are views of the caller's buffer",
 }
 
 # Records the length of every block: the partition the reference runner replays.
@@ -268,21 +284,13 @@ def test_host_equals_the_reference(
     stimulus: Stimulus,
     block_lengths: dict[tuple[str, str], Path],
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if (name, layout) in KNOWN_DIFFERENCES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[name, layout]))
     home = home_for(version)
     script = stimulus.corpus / f"{name}.py"
     lengths_file = block_lengths[version, layout]
-
-    ours_output, ours_record = tmp_path / "host.f32", tmp_path / "host.jsonl"
-    report = run_host(script, home, stimulus, ours_output, run_env(ours_record, stimulus), layout)
-    [instance] = report["instances"]
-    assert report["errors"] == [] and not instance["faulted"], report["errors"]
-    paths = instance["data_path"]
-    if layout == "gui":
-        assert paths["staging"] == report["stream"]["blocks"], paths
-    else:  # a script that keeps nothing gets zero-copy views (after the bridge's first blocks, if it waits)
-        assert paths["staging"] + paths["view"] == report["stream"]["blocks"], paths
-        assert paths["view"] > 0, paths
 
     reference_output, reference_record = tmp_path / "reference.f32", tmp_path / "reference.jsonl"
     reference_events = tmp_path / "reference-events.json"
@@ -311,11 +319,23 @@ def test_host_equals_the_reference(
         "--events-out",
         str(reference_events),
     ]
-    completed = subprocess.run(
-        command, capture_output=True, env=run_env(reference_record, stimulus), timeout=120, check=False
-    )
-    reference_stdout = completed.stdout.decode("utf-8", "replace")
-    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    ours_output, ours_record = tmp_path / "host.f32", tmp_path / "host.jsonl"
+    # The reference runs while the host does (two processes, two cores).
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run_env(reference_record, stimulus)
+    ) as reference:
+        report = run_host(script, home, stimulus, ours_output, run_env(ours_record, stimulus), layout)
+        stdout, stderr = reference.communicate(timeout=120)
+    assert reference.returncode == 0, stderr.decode("utf-8", "replace")
+    reference_stdout = stdout.decode("utf-8", "replace")
+    [instance] = report["instances"]
+    assert report["errors"] == [] and not instance["faulted"], report["errors"]
+    paths = instance["data_path"]
+    if layout == "gui":
+        assert paths["staging"] == report["stream"]["blocks"], paths
+    else:  # a script that keeps nothing gets zero-copy views (after the bridge's first blocks, if it waits)
+        assert paths["staging"] + paths["view"] == report["stream"]["blocks"], paths
+        assert paths["view"] > 0 or name in KEEPS, paths
 
     lengths = json.loads(lengths_file.read_text())
     difference = first_difference(ours_output, reference_output, lengths)
