@@ -54,6 +54,7 @@ CORPUS = {
     "stem_import": {"output", "records"},
     "sibling_helpers": {"output"},
     "ttl_threshold": {"output", "events", "records"},
+    "array_properties": {"output", "records"},
     # Keeping what `data` holds across blocks (copy-on-keep): rows in a deque, the previous block and a
     # closure over it, the last blocks in a list and views of them in a dict.
     "deque_rows": {"output", "events", "records"},
