@@ -552,7 +552,10 @@ class Procedure:
 
     def editor_origin(self, title: str = "PYTHON", name: str = "locate-editor") -> tuple[int, int]:
         """The top-left corner of the editor whose title word is ``title`` (read from a new screenshot)."""
-        _, words = self.read_screen(name, EDITOR_ROW, bright=True)
+        return self.origin_in(screenshot(self.session, name), title)
+
+    def origin_in(self, shot: Path, title: str) -> tuple[int, int]:
+        words = read_words(self.session, shot, EDITOR_ROW, bright=True)
         box = require_phrase(words, title, f"the {title} editor's title")
         return box.left - TITLE_OFFSET[0], box.top - TITLE_OFFSET[1]
 
@@ -560,14 +563,11 @@ class Procedure:
         x, y = self.editor_origin(name=f"{step}-before")
         click(self.session, x + EDITOR_POINTS[point][0], y + EDITOR_POINTS[point][1])
 
-    def editor_box(self) -> Box:
-        x, y = self.editor_origin()
-        return Box(x - 2, y - 2, EDITOR_SIZE[0] + 4, EDITOR_SIZE[1] + 4)
-
     def editor_text(self, name: str) -> tuple[Path, str, Box]:
-        """A screenshot and the text tesseract reads in the Python Processor's editor."""
-        box = self.editor_box()
+        """One screenshot, and the text tesseract reads in the Python Processor's editor on it."""
         shot = screenshot(self.session, name)
+        x, y = self.origin_in(shot, "PYTHON")
+        box = Box(x - 2, y - 2, EDITOR_SIZE[0] + 4, EDITOR_SIZE[1] + 4)
         return shot, text_of(read_words(self.session, shot, box)), box
 
     def crop_editor(self, shot: Path, box: Box, name: str) -> Path:
@@ -710,6 +710,7 @@ def measure_answers(proc: Procedure, script: Path, busy_field: str, busy_word: s
     seen_busy = False
     editor_busy = ""
     loaded_after = 0.0
+    shot_before: list[int] = []  # poll numbers that followed the editor's screenshot
     while time.monotonic() - started < minimum_s + 60:
         status_s.append(http("GET", "/status")[0])
         before = time.monotonic()
@@ -717,8 +718,9 @@ def measure_answers(proc: Procedure, script: Path, busy_field: str, busy_word: s
         config_s.append(time.monotonic() - before)
         if status.get(busy_field):
             seen_busy = True
-            if not editor_busy and time.monotonic() - started > 1.0:  # the editor polls every 500 ms
+            if not editor_busy and time.monotonic() - started > 0.7:  # the editor polls every 500 ms
                 shot, editor_busy, box = proc.editor_text(f"{busy_word}")
+                shot_before.append(len(status_s))
                 proc.crop_editor(shot, box, busy_word)
         if status.get("loaded") and status.get("script_path") == str(script) and not status.get(busy_field):
             loaded_after = time.monotonic() - started
@@ -731,6 +733,9 @@ def measure_answers(proc: Procedure, script: Path, busy_field: str, busy_word: s
         "polls": len(status_s),
         "loaded_after_s": round(loaded_after, 2),
         "slow_part_s": minimum_s,
+        # Each poll's config-message time and whether the editor was screenshotted just before it.
+        "config_status_ms": [round(seconds * 1000) for seconds in config_s],
+        "screenshot_before_poll": shot_before,
     }
     report = (
         f"PUT script_path {put_s * 1000:.0f} ms; {len(status_s)} polls meanwhile: GET /api/status max "
