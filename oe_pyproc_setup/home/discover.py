@@ -50,6 +50,17 @@ def _conda_roots(home: Path, env: Mapping[str, str], windows: bool) -> list[Path
     return roots
 
 
+def _venv_folders(home: Path, env: Mapping[str, str]) -> list[tuple[Path, str]]:
+    """Folders whose sub-folders are venvs (only those with a pyvenv.cfg are taken)."""
+    workon = Path(env["WORKON_HOME"]) if env.get("WORKON_HOME") else home / ".virtualenvs"
+    return [
+        (workon, "virtualenvwrapper"),
+        (home / ".local" / "share" / "virtualenvs", "pipenv"),
+        (home / "venvs", "venv (~/venvs)"),
+        (home / ".venvs", "venv (~/.venvs)"),
+    ]
+
+
 def _children(folder: Path) -> list[Path]:
     try:
         return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -69,8 +80,9 @@ def discover_homes(
     """Folders that may be Homes, deduplicated by real path, in this order: the paths given; envs named
     oe-python-plugin; the active environment (CONDA_PREFIX, then this process's sys.prefix); conda's
     environments.txt; the usual conda installs and their envs/ (miniconda3, anaconda3, miniforge3,
-    mambaforge, ~/.conda/envs); pyenv versions; python.org and Homebrew on macOS; per-user and all-user
-    installs on Windows. Candidates are not inspected here (see inspect_home)."""
+    mambaforge, ~/.conda/envs); pyenv versions; venvs in virtualenvwrapper's WORKON_HOME (~/.virtualenvs),
+    pipenv's folder, ~/venvs and ~/.venvs; python.org and Homebrew on macOS; per-user and all-user installs
+    on Windows. Candidates are not inspected here (see inspect_home)."""
     env = os.environ if environ is None else environ
     user_home = home if home is not None else Path.home()
     system_name = system or (
@@ -105,6 +117,10 @@ def discover_homes(
     for version_dir in _children(pyenv_root / "versions"):
         found.append(HomeCandidate(version_dir, "pyenv"))
         found += [HomeCandidate(p, "pyenv-virtualenv") for p in _children(version_dir / "envs")]
+
+    # venvs where people and tools keep them: virtualenvwrapper, pipenv, and the plain folders of venvs.
+    for folder, source in _venv_folders(user_home, env):
+        found += [HomeCandidate(p, source) for p in _children(folder) if (p / "pyvenv.cfg").is_file()]
 
     if system_name == "Darwin":  # *unverified* here
         found += [

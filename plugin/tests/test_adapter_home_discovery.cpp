@@ -80,6 +80,13 @@ TEST_CASE("discovery: discover.py's places and order, folders only, each real fo
                                                         << (user / "extra_env").string() << "  \n/does/not/exist\n";
     make_folder(user / ".pyenv" / "versions" / "3.10.13" / "envs" / "lab");
     make_folder(user / "own-pyenv" / "versions" / "3.12.1");
+    // venv folders: only sub-folders with a pyvenv.cfg count.
+    for (const char* venv :
+         {".virtualenvs/wrapped", ".local/share/virtualenvs/pipenv-abc", "venvs/lab-venv", ".venvs/dot-venv"}) {
+        make_folder(user / venv);
+        std::ofstream(user / venv / "pyvenv.cfg") << "home = /nowhere\n";
+    }
+    make_folder(user / "venvs" / "notes");
 
     DiscoveryEnvironment environment;
     environment.user_home = user.string();
@@ -93,7 +100,11 @@ TEST_CASE("discovery: discover.py's places and order, folders only, each real fo
                                                "b_env <conda env (miniconda3/envs)>",
                                                "c_env <conda env (~/.conda/envs)>",
                                                "3.10.13 <pyenv>",
-                                               "lab <pyenv-virtualenv>"};
+                                               "lab <pyenv-virtualenv>",
+                                               "wrapped <virtualenvwrapper>",
+                                               "pipenv-abc <pipenv>",
+                                               "lab-venv <venv (~/venvs)>",
+                                               "dot-venv <venv (~/.venvs)>"};
     CHECK_EQ(found, expected);
     if (found != expected) {
         for (const auto& name : found) {
@@ -122,7 +133,12 @@ TEST_CASE("discovery: discover.py's places and order, folders only, each real fo
     environment.variables["PYENV_ROOT"] = (user / "own-pyenv").string();
     environment.variables["MAMBA_ROOT_PREFIX"] = (user / "mamba").string();
     environment.variables["CONDA_EXE"] = (user / "tools" / "conda" / "bin" / "conda").string();
+    make_folder(user / "workon" / "moved");
+    std::ofstream(user / "workon" / "moved" / "pyvenv.cfg") << "home = /nowhere\n";
+    environment.variables["WORKON_HOME"] = (user / "workon").string();
     found = names(under(discover_homes(environment), user));
+    CHECK(std::find(found.begin(), found.end(), "moved <virtualenvwrapper>") != found.end());
+    CHECK(std::find(found.begin(), found.end(), "wrapped <virtualenvwrapper>") == found.end());
     CHECK(std::find(found.begin(), found.end(), "3.12.1 <pyenv>") != found.end());
     CHECK(std::find(found.begin(), found.end(), "3.10.13 <pyenv>") == found.end());
     CHECK(std::find(found.begin(), found.end(), "m_env <conda env (mamba/envs)>") != found.end());

@@ -370,6 +370,37 @@ def test_discovery_order_sources_and_deduplication(
     assert tmp_path / "deleted env" not in paths
 
 
+def test_discovery_finds_venvs_where_people_keep_them(
+    tmp_path: Path, venv_factory: Callable[..., Path]
+) -> None:
+    """virtualenvwrapper's WORKON_HOME (default ~/.virtualenvs), pipenv's folder, ~/venvs, ~/.venvs: only
+    sub-folders that are venvs (a pyvenv.cfg), in that order."""
+    home = tmp_path / "user home"
+    made = {
+        name: venv_factory(f"user home/{folder}/{name}")
+        for folder, name in [
+            (".virtualenvs", "wrapped"),
+            (".local/share/virtualenvs", "pipenv-abc123"),
+            ("venvs", "lab"),
+            (".venvs", "hidden-folder"),
+        ]
+    }
+    (home / "venvs" / "notes").mkdir()  # not a venv
+    found = discover_homes(environ={}, home=home, system="Linux", include_self=False)
+    assert [(c.path, c.source) for c in found] == [
+        (made["wrapped"], "virtualenvwrapper"),
+        (made["pipenv-abc123"], "pipenv"),
+        (made["lab"], "venv (~/venvs)"),
+        (made["hidden-folder"], "venv (~/.venvs)"),
+    ]
+    elsewhere = tmp_path / "workon"
+    moved = venv_factory("workon/moved")
+    found = discover_homes(
+        environ={"WORKON_HOME": str(elsewhere)}, home=home, system="Linux", include_self=False
+    )
+    assert [c.path for c in found if c.source == "virtualenvwrapper"] == [moved]
+
+
 def test_discovery_survives_a_damaged_environments_txt(tmp_path: Path, numpy_home: Path) -> None:
     """Binary garbage (NUL bytes made os.path.realpath raise) and lines that are no folder are skipped."""
     home = tmp_path / "user home"

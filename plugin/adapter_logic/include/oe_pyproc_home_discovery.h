@@ -1,7 +1,8 @@
 // oe_pyproc_home_discovery.h — the Homes on this machine, for the chooser the GUI offers when no Home is known
 // (no python_home in the chain, no default Home file, not headless): the same places as `oe-pyproc homes`
 // looks in (oe_pyproc_setup/home/discover.py: conda installs and their envs, ~/.conda, pyenv and
-// pyenv-virtualenv, python.org and Homebrew on macOS, per-user and all-users installs on Windows), each
+// pyenv-virtualenv, venvs of virtualenvwrapper, pipenv, ~/venvs and ~/.venvs, python.org and Homebrew on
+// macOS, per-user and all-users installs on Windows), each
 // judged by the loader's own validation. Judging starts every candidate's interpreter: run it off the
 // message thread.
 #pragma once
@@ -28,12 +29,13 @@ struct DiscoveryEnvironment {
     enum class System { Linux, MacOS, Windows };
     System system = System::Linux;
     std::string user_home;                         // HOME (Windows: USERPROFILE)
-    std::map<std::string, std::string> variables;  // CONDA_PREFIX, CONDA_EXE, MAMBA_ROOT_PREFIX, PYENV_ROOT, ...
+    std::map<std::string, std::string> variables;  // CONDA_PREFIX, CONDA_EXE, PYENV_ROOT, WORKON_HOME, ...
 };
 DiscoveryEnvironment this_process_environment();
 
 // Candidates in discover.py's order (the active conda env, conda's environments.txt, the usual conda
-// installs and their envs, ~/.conda/envs, pyenv versions and their envs, then the platform's installs), only
+// installs and their envs, ~/.conda/envs, pyenv versions and their envs, venvs in the usual folders, then the
+// platform's installs), only
 // folders, each real path once, an env named oe-python-plugin first. Nothing is inspected here.
 std::vector<FoundHome> discover_homes(const DiscoveryEnvironment& environment);
 

@@ -150,8 +150,8 @@ DiscoveryEnvironment this_process_environment() {
     if (const char* home = std::getenv(home_variable)) {
         environment.user_home = home;
     }
-    for (const char* name : {"CONDA_PREFIX", "CONDA_EXE", "MAMBA_ROOT_PREFIX", "PYENV_ROOT", "LOCALAPPDATA",
-                             "PROGRAMDATA", "ProgramFiles", "ProgramFiles(x86)", "PROGRAMFILES"}) {
+    for (const char* name : {"CONDA_PREFIX", "CONDA_EXE", "MAMBA_ROOT_PREFIX", "PYENV_ROOT", "WORKON_HOME",
+                             "LOCALAPPDATA", "PROGRAMDATA", "ProgramFiles", "ProgramFiles(x86)", "PROGRAMFILES"}) {
         if (const char* value = std::getenv(name)) {
             environment.variables[name] = value;
         }
@@ -208,6 +208,28 @@ std::vector<FoundHome> chooser_homes(const std::vector<HomeCandidate>& known, co
             add(version, "pyenv");
             for (const fs::path& env : children(version / "envs")) {
                 add(env, "pyenv-virtualenv");
+            }
+        }
+    }
+
+    // venvs where people and tools keep them (only sub-folders with a pyvenv.cfg).
+    if (!home.empty() || !variable(environment, "WORKON_HOME").empty()) {
+        const std::string workon = variable(environment, "WORKON_HOME");
+        const std::pair<fs::path, std::string> venv_folders[] = {
+            {!workon.empty() ? fs::path(workon) : home / ".virtualenvs", "virtualenvwrapper"},
+            {home / ".local" / "share" / "virtualenvs", "pipenv"},
+            {home / "venvs", "venv (~/venvs)"},
+            {home / ".venvs", "venv (~/.venvs)"},
+        };
+        for (const auto& [folder, source] : venv_folders) {
+            if (folder.is_relative()) {
+                continue;  // no user home
+            }
+            for (const fs::path& venv : children(folder)) {
+                std::error_code error;
+                if (fs::is_regular_file(venv / "pyvenv.cfg", error)) {
+                    add(venv, source);
+                }
             }
         }
     }
