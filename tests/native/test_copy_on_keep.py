@@ -314,3 +314,45 @@ def test_handed_over_blocks_are_freed_with_what_kept_them(home: Path, tmp_path: 
     assert found["blocks"] == 1500
     early, late = found["rss_kib"]
     assert late - early < 20 * 1024, found
+
+
+# A script thread drops what process() kept while the audio thread hands blocks over and copies them out:
+# the output must still be every block's own values (the copy-out of a kept block happens under the GIL).
+DROPPED_BY_A_THREAD = """
+import threading
+import time
+
+
+class PyProcessor:
+    def __init__(self, processor, num_channels, sample_rate):
+        self.kept = []
+        self.running = True
+        threading.Thread(target=self.drop, daemon=True).start()
+
+    def drop(self):
+        while self.running:
+            self.kept.clear()
+            time.sleep(0)
+
+    def process(self, data):
+        data += 1
+        self.kept.append(data)
+        self.kept.append(data[2:])
+
+    def stop_acquisition(self):
+        self.running = False
+"""
+
+
+def test_kept_blocks_dropped_by_a_script_thread_meanwhile(home: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, "dropper.py", DROPPED_BY_A_THREAD)
+    source = tmp_path / "in.f32"
+    samples = write_input(source, 300)
+    output = tmp_path / "out.f32"
+    result = run_host(
+        "--script", script, "--input", source, "--output", output, *STREAM, *GUI_LAYOUT, home=home
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.instance()["blocks_processed"] == 300
+    rows = read_channel_major(output, CHANNELS, BLOCK)
+    assert all(row == [float(c * 100000 + s + 1) for s in range(samples)] for c, row in enumerate(rows))
