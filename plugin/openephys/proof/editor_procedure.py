@@ -3,23 +3,29 @@
 Needs a built GUI (v1.0.x; nothing here builds it), the adapter built against that GUI's headers, a Python
 Home with numpy, and Xvfb, xdotool, ImageMagick (``import``, ``convert``), tesseract (reads text back from
 the screenshots) and PulseAudio with ``libasound2-plugins`` (the GUI needs a paced audio device). The GUI
-runs in a throwaway HOME with its window on a virtual display, never ``--headless``; the HTTP API only sets
-up the chain's File Readers and reads back state. Every editor step is a mouse click or typing:
+runs in a throwaway HOME with its window on a virtual display, never ``--headless``; the HTTP API only adds
+the File Readers and the Merger, makes the timed ``script_path`` changes and reads state back. Every editor
+step is a mouse click or typing:
 
 1. the GUI starts with its window; the HTTP API answers;
 2. a Python Processor is dragged from the Processor List into the chain after a File Reader;
-3. Home... opens the GUI's folder chooser; the Home's path is typed into it;
-4. a Home whose check takes ``--slow-seconds`` (8 s): ``PUT .../parameters/script_path`` and
-   ``GET /api/status`` answer in under 1 s while the editor shows "checking Home...", and the script loads;
-5. Script... opens the GUI's file chooser; the script's path is typed into it: the script loads;
-6. the GUI's play button starts acquisition: the editor shows the time per block;
-7. the script is edited and Reload pressed (during acquisition): the new version runs;
-8. a script that raises: the editor shows it faulted and the exception;
-9. Error... opens the full traceback;
-10. the error policy combo box is switched to "continue";
-11. the stream selector's arrow selects the other stream (two File Readers through a Merger): the script
-    is re-initialised for it;
-12. the GUI quits through the HTTP API.
+3. Home... shows the Homes found on the machine, then "Other folder..." opens the GUI's folder chooser;
+   the Home's path is typed into it;
+4. a Home whose check takes ``--slow-seconds`` (8 s): ``PUT .../parameters/script_path``, ``GET /api/status``
+   and the ``status`` config message answer in under 1 s while the editor shows "checking Home...", and the
+   script then loads;
+5. the same for a script whose import takes 3 s ("loading script...");
+6. Script... opens the GUI's file chooser; the script's path is typed into it: the script loads;
+7. the GUI's play button starts acquisition: the editor shows the time per block;
+8. the script is edited and Reload pressed (during acquisition): the new version runs;
+9. a script that raises: the editor shows it faulted and the exception;
+10. Error... opens the full traceback;
+11. the error policy combo box is switched to "continue";
+12. with two File Readers through a Merger, the editor's stream table selects the second stream: the
+    script is re-initialised for it;
+13. the GUI quits through the HTTP API;
+14. in a new GUI process, acquisition starts during an 8 s Home check: no script call until it loads;
+15. in another, ``/api/quit`` during the check: the GUI exits at once with status 0.
 
 Each step takes a screenshot (``<out>/shots``) and checks what it shows: text read from the screenshot
 (tesseract), the processor's ``status`` config message, the GUI's ``activity.log`` and files the test
