@@ -218,6 +218,11 @@ int main(int argc, char** argv) {
     g_bridges = argv[1];
     g_work = fs::absolute(argv[2]);
     for (int i = 3; i < argc; ++i) {
+        std::error_code error;
+        if (!fs::is_directory(argv[i], error)) {
+            std::fprintf(stderr, "not a folder: %s\n", argv[i]);
+            return 2;
+        }
         g_homes.push_back(fs::absolute(argv[i]).string());
     }
     fs::create_directories(g_work);
