@@ -238,7 +238,12 @@ class _ProcessBodyVisitor(ast.NodeVisitor):
                 f"process() {how.format(kept=what)}: it holds that block's values later (copy-on-keep), "
                 "at the cost of up to one allocation and one copy of the whole block for each block "
                 "something is kept from",
-                hint=f"Nothing to fix. To pay only for what you keep, keep a copy ({what[:-1]}.copy()`).",
+                hint=(
+                    f"Nothing to fix. To pay only for what you keep, keep a copy ({what[:-1]}.copy()`): "
+                    "a view keeps its whole block."
+                    if _is_view_of(kept, self.data_name)
+                    else f"Nothing to fix: a copy ({what[:-1]}.copy()`) would cost the same."
+                ),
             )
         )
 

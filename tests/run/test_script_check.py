@@ -212,7 +212,8 @@ def test_keeping_the_block_or_a_view_of_it_is_information_with_its_cost() -> Non
     assert _at(result, 8)[0].startswith("info: process() keeps `data.T` after it returns")
     assert _at(result, 9)[0].startswith("info: process() keeps `data` after it returns")
     assert "up to one allocation and one copy of the whole block" in _at(result, 9)[0]
-    assert result.findings[0].hint.endswith("keep a copy (`data[0].copy()`).")
+    assert result.findings[0].hint.endswith("keep a copy (`data[0].copy()`): a view keeps its whole block.")
+    assert result.findings[2].hint == "Nothing to fix: a copy (`data.copy()`) would cost the same."
     assert _at(result, 10) == [] and _at(result, 11) == []  # a copy, a local view: nothing kept
     assert ":7:9: info: process() stores `data[0]`" in result.render()
 
