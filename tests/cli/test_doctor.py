@@ -261,6 +261,25 @@ def test_chains_pointing_nowhere_and_shadowing_script_names(
     assert "venv" in " ".join(findings["home.layout"]["details"] + [findings["home.layout"]["message"]])  # type: ignore[operator]
 
 
+def test_shadowing_script_names_under_our_plugin_are_a_warning_about_importing_them(
+    cli: Cli, numpy_home: Path, gui_root: Path
+) -> None:
+    script = gui_root.parent / "json.py"
+    script.write_text("class PyProcessor: pass\n")
+    ours = chain_xml(str(numpy_home), str(script)).replace(
+        'libraryVersion="0.1.0"', 'libraryVersion="0.1.0 oe-pyproc"'
+    )
+    for name in ("lastConfig.xml", "recoveryConfig.xml"):
+        (gui_root / "configs-api10" / name).write_text(ours)
+    _, document = doctor_json(
+        cli, "--check", "scripts.names", "--gui-root", str(gui_root), "--python-home", str(numpy_home)
+    )
+    names = by_id(document)["scripts.names"]
+    assert names["status"] == "warn", names
+    assert "does not make them importable by that name" in str(names["message"])
+    assert "'json' is also a module of the Home" in " ".join(names["details"])  # type: ignore[arg-type]
+
+
 def test_malformed_chain_is_a_warning(cli: Cli, numpy_home: Path, gui_root: Path) -> None:
     (gui_root / "configs-api10" / "lastConfig.xml").write_text("<SETTINGS><SIGNALCHAIN>")
     code, document = doctor_json(cli, "--python-home", str(numpy_home), "--gui-root", str(gui_root))

@@ -1,7 +1,8 @@
 """Scripts in the saved chains whose file name (stem) shadows a module of the Home, or is no identifier.
 
 Upstream's plugin imports a script by its stem, so `numpy.py` loads numpy and `v1.2.py` fails; oe-pyproc's
-plugin loads by path and is not affected, but the chain would break with upstream's.
+plugin loads by path and registers the stem only when it names no other module, so such a script runs but is
+not importable by its name, and the chain would break with upstream's.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def run(context: Context) -> list[Finding]:
     impact = (
         "upstream's plugin imports scripts by name and will load the wrong module or fail"
         if upstream
-        else "fine with oe-pyproc's plugin (it loads by path), but upstream's plugin would fail on them"
+        else "oe-pyproc's plugin loads them by path, but does not make them importable by that name (a "
+        "helper's `import` and pickles of their classes get the other module), and upstream's would fail"
     )
     return [
         CHECK.finding(
