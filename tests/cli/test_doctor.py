@@ -416,6 +416,11 @@ def test_python_env_vars_under_upstreams_plugin_are_a_warning(
     assert code == 0 and finding["status"] == "warn", finding
     assert "upstream's Python Processor lets them override its Home" in str(finding["message"])
     assert finding["details"] == [f"PYTHONHOME={sys.base_prefix}", f"PYTHONPATH entry 1: {lab} (a folder)"]
+    # A numpy on PYTHONPATH is the one upstream's plugin imports.
+    _, finding = python_vars(cli, gui_root, tmp_path, PYTHONPATH=str(site_packages(numpy_home)))
+    assert "upstream's plugin puts PYTHONPATH first, so `import numpy` loads this one" in str(
+        finding["details"]
+    )
 
 
 # --- --fix -------------------------------------------------------------------------------------------

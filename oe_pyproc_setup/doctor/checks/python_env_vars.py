@@ -80,12 +80,14 @@ def inspect_entry(text: str, context: Context) -> PathEntry:
         )
     else:
         found = f"a numpy of its own, built for CPython {version[0]}.{version[1]}"
-    return PathEntry(
-        text,
-        "a folder with numpy",
-        f"holds {found}; the Home's numpy comes first on sys.path, but anything the Home lacks is imported "
-        "from this folder, built for another numpy or Python",
-    )
+    if context.rules.name == "upstream":  # PYTHONPATH before the Home: this numpy is the one imported
+        consequence = "upstream's plugin puts PYTHONPATH first, so `import numpy` loads this one"
+    else:
+        consequence = (
+            "the Home's numpy comes first on sys.path, but anything the Home lacks is imported from this "
+            "folder, built for another numpy or Python"
+        )
+    return PathEntry(text, "a folder with numpy", f"holds {found}; {consequence}")
 
 
 def _set_command(kept: list[str]) -> str:
