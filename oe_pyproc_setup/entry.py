@@ -43,7 +43,23 @@ def _run_cli() -> int:
     return result if isinstance(result, int) else 0
 
 
+_RAISING = ("strict", "surrogateescape")  # surrogateescape too: it raises for a character like Ω
+
+
+def _never_fail_to_print() -> None:
+    """Characters the output stream cannot encode are written as escapes (\\u03a9) instead of raising:
+    on Windows a pipe or file gets the ANSI code page (cp1252), which lacks most of the world's letters,
+    and a path holding one must not end a command in a UnicodeEncodeError. UTF-8 streams are left as they
+    are (they encode everything; surrogateescape keeps undecodable file names' bytes on Linux)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # io.TextIOWrapper; not a replaced stream
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if reconfigure is not None and encoding not in ("utf-8", "utf8") and stream.errors in _RAISING:
+            reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
+    _never_fail_to_print()
     try:
         if signal.getsignal(signal.SIGINT) is _remember_interrupt:
             signal.signal(signal.SIGINT, signal.default_int_handler)

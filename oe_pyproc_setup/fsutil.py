@@ -169,10 +169,37 @@ def refuse_special_file(path: Path) -> None:
         raise UserFacingError(f"{path} is {file_kind(mode)}, not a regular file; nothing was changed")
 
 
-def check_writable(path: Path) -> None:
+# MAX_PATH counts the terminating NUL: a Windows program that is not long-path aware (or any program while
+# long paths are off in the registry, Windows' default) opens paths of at most 259 characters. Every write
+# here goes through a temp file `.<name>.<8 random>.tmp` beside the target (and its backup's, beside it).
+WINDOWS_MAX_PATH = 260
+_TEMP_NAME_EXTRA = len("..12345678.tmp")
+LONG_PATH_HINT = "Use a folder with a shorter path (the GUI's own, %LOCALAPPDATA%\\Open Ephys, is short)."
+
+
+def windows_path_too_long(path: Path, *, backup: bool = False, windows: bool | None = None) -> str | None:
+    """Why writing `path` (with its backup) cannot work on Windows, in words; None when it can (and
+    always off Windows unless `windows` says otherwise)."""
+    if not (os.name == "nt" if windows is None else windows):
+        return None
+    length = len(os.path.abspath(path))
+    longest = length + _TEMP_NAME_EXTRA + (len(BACKUP_SUFFIX) if backup else 0)
+    if longest < WINDOWS_MAX_PATH:
+        return None
+    return (
+        f"its path is {length} characters ({longest} for the temp file of the write); Windows programs that "
+        f"are not long-path aware cannot open {WINDOWS_MAX_PATH} characters or more (MAX_PATH)"
+    )
+
+
+def check_writable(path: Path, *, backup: bool = True) -> None:
     """Raise the UserFacingError atomic_write_bytes would for `path` (read-only file or folder, missing
-    folder, a folder in the way), without writing: lets a command check every file before it writes one."""
+    folder, a folder in the way, a path past Windows' MAX_PATH), without writing: lets a command check
+    every file before it writes one."""
     path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    too_long = windows_path_too_long(path, backup=backup and path.exists())
+    if too_long is not None:
+        raise UserFacingError(f"cannot write {path}: {too_long}; nothing was changed", hint=LONG_PATH_HINT)
     directory = path.parent
     if not directory.is_dir():
         raise UserFacingError(f"cannot write {path}: the folder {directory} does not exist")
@@ -199,7 +226,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, backup: bool = True) -> Path 
     path = Path(path)
     if path.is_symlink():  # edit the file the link points to; replacing the link would lose it
         path = Path(os.path.realpath(path))
-    check_writable(path)
+    check_writable(path, backup=backup)
     # A new file gets what open() would give it (0666 minus the umask), not mkstemp's private 0600.
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_current_umask()
     made_backup: Path | None = None

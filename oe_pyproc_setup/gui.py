@@ -261,7 +261,84 @@ def _scan_ps() -> list[RunningProcess]:  # macOS, *unverified*
     return found
 
 
-def _scan_tasklist() -> list[RunningProcess]:  # Windows, *unverified*
+def _scan_toolhelp() -> list[RunningProcess] | None:
+    """Windows: the processes of a Toolhelp snapshot named like the GUI, each with its executable's full
+    path (so install can read the GUI's architecture); None when no snapshot can be taken. Run under wine
+    in CI (24-windows-cli), where tasklist prints nothing into a pipe."""
+    if sys.platform != "win32":
+        return None
+    import ctypes
+    from ctypes import wintypes
+
+    class ProcessEntry(ctypes.Structure):  # PROCESSENTRY32W
+        _fields_ = [
+            ("dwSize", wintypes.DWORD),
+            ("cntUsage", wintypes.DWORD),
+            ("th32ProcessID", wintypes.DWORD),
+            ("th32DefaultHeapID", ctypes.c_size_t),
+            ("th32ModuleID", wintypes.DWORD),
+            ("cntThreads", wintypes.DWORD),
+            ("th32ParentProcessID", wintypes.DWORD),
+            ("pcPriClassBase", wintypes.LONG),
+            ("dwFlags", wintypes.DWORD),
+            ("szExeFile", wintypes.WCHAR * 260),
+        ]
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+    kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+    for function in (kernel32.Process32FirstW, kernel32.Process32NextW):
+        function.restype = wintypes.BOOL
+        function.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
+    kernel32.QueryFullProcessImageNameW.restype = wintypes.BOOL
+    kernel32.QueryFullProcessImageNameW.argtypes = [
+        wintypes.HANDLE,
+        wintypes.DWORD,
+        wintypes.LPWSTR,
+        ctypes.POINTER(wintypes.DWORD),
+    ]
+    kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+
+    def image_path(pid: int) -> Path | None:
+        process = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not process:
+            return None  # another user's process, or gone
+        try:
+            buffer = ctypes.create_unicode_buffer(32768)
+            size = wintypes.DWORD(len(buffer))
+            if not kernel32.QueryFullProcessImageNameW(process, 0, buffer, ctypes.byref(size)):
+                return None
+            return Path(buffer.value)
+        finally:
+            kernel32.CloseHandle(process)
+
+    snapshot = kernel32.CreateToolhelp32Snapshot(0x2, 0)  # TH32CS_SNAPPROCESS
+    if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+        return None
+    found: list[RunningProcess] = []
+    try:
+        entry = ProcessEntry()
+        entry.dwSize = ctypes.sizeof(ProcessEntry)
+        more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+        while more:
+            pid, name = int(entry.th32ProcessID), str(entry.szExeFile)
+            if pid != os.getpid() and _is_gui_name(name):
+                executable = image_path(pid)
+                dev_root = (
+                    executable.parent
+                    if executable is not None and is_dev_build_executable(executable, "Windows")
+                    else None
+                )
+                found.append(RunningProcess(pid, name, executable, executable is not None, dev_root))
+            more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+    finally:
+        kernel32.CloseHandle(snapshot)
+    return found
+
+
+def _scan_tasklist() -> list[RunningProcess]:  # Windows, when no Toolhelp snapshot can be taken
     try:
         out = subprocess.run(
             ["tasklist", "/FO", "CSV", "/NH"], capture_output=True, text=True, timeout=10, check=False
@@ -278,11 +355,13 @@ def _scan_tasklist() -> list[RunningProcess]:  # Windows, *unverified*
 def running_gui_processes(proc_root: Path = Path("/proc")) -> list[RunningProcess]:
     """Processes whose executable is named like the GUI (`open-ephys`).
 
-    Linux reads /proc (verified); macOS and Windows ask ps / tasklist (best effort, *unverified*)."""
+    Linux reads /proc; Windows takes a Toolhelp snapshot (run under wine); macOS asks ps (best effort,
+    *unverified*)."""
     if sys.platform.startswith("linux") and proc_root.is_dir():
         return _scan_proc(proc_root)
     if sys.platform == "win32":
-        return _scan_tasklist()
+        snapshot = _scan_toolhelp()
+        return _scan_tasklist() if snapshot is None else snapshot
     return _scan_ps()
 
 

@@ -1,7 +1,8 @@
 """Finding the native host `oe-pyproc-host` for `oe-pyproc run` (DESIGN §5).
 
 Order: `--host PATH` → the `OE_PYPROC_HOST` environment variable → `<Home>/bin/oe-pyproc-host`
-(`<Home>\\Scripts\\oe-pyproc-host.exe` on Windows, unverified here) → `PATH`. A host named explicitly
+(`<Home>\\bin\\oe-pyproc-host.exe` on Windows: the conda package installs into the prefix on every
+platform) → `PATH`. A host named explicitly
 (`--host` or the variable) that is not usable is an error of its own, never silently skipped: the user
 asked for that one.
 """
@@ -30,8 +31,9 @@ def host_file_name() -> str:
 
 
 def host_in_home(home: Path) -> Path:
-    """Where a conda environment used as Home carries the host."""
-    return Path(home) / ("Scripts" if _on_windows() else "bin") / host_file_name()
+    """Where a conda environment used as Home carries the host: bin/ on every platform (DESIGN §5; on
+    Windows the recipe installs into %PREFIX%, not %PREFIX%\\Library, and Scripts\\ is pip's)."""
+    return Path(home) / "bin" / host_file_name()
 
 
 def _unusable_reason(path: Path) -> str | None:

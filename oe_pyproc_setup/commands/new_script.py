@@ -279,9 +279,8 @@ def new_script(
 def _install_command(home: Path | None, module: str) -> str:
     if home is not None and (home / "conda-meta").is_dir():
         return f"conda install -p {quote(home)} -c conda-forge {module}"
-    python = (
-        home / "Scripts" / "python.exe"
-        if home and (home / "Scripts").is_dir()
-        else (home or Path()) / "bin" / "python"
-    )
+    folder = home or Path()
+    # Windows: a venv's interpreter is Scripts\python.exe, an install's python.exe (its Scripts\ holds pip).
+    candidates = (folder / "Scripts" / "python.exe", folder / "python.exe", folder / "bin" / "python")
+    python = next((p for p in candidates if p.is_file()), candidates[-1])
     return f"{quote(python)} -m pip install {module}"

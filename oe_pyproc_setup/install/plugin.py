@@ -23,12 +23,14 @@ from oe_pyproc_setup.binfmt import normalize_machine, read_binary_info
 from oe_pyproc_setup.chains import refuse_unreadable_value
 from oe_pyproc_setup.errors import UserFacingError
 from oe_pyproc_setup.fsutil import (
+    LONG_PATH_HINT,
     atomic_copy,
     atomic_write_bytes,
     backup_path_for,
     read_regular_bytes,
     refuse_special_file,
     temp_leftovers,
+    windows_path_too_long,
 )
 from oe_pyproc_setup.gui import GuiLayout, RunningProcess, gui_process_arch, running_gui_processes_for
 from oe_pyproc_setup.install import installed_plugins
@@ -298,6 +300,18 @@ def plan_install(
             raise UserFacingError(f"cannot move {path} aside: {aside} already exists; move one of them away")
         plan.to_move_aside.append((path, aside))
     refuse_violations(_paths_outside(plan), "this install")
+    written = [
+        layout.manifest,
+        *(layout.plugins_dir / t for _, t, _ in files),
+        *(a for _, a in plan.to_move_aside),
+    ]
+    for path, backup in [(layout.default_home_file, True), *((p, False) for p in written)]:
+        too_long = windows_path_too_long(path, backup=backup)
+        if too_long is not None:
+            raise UserFacingError(
+                f"cannot install into {layout.root}: {path}: {too_long}; nothing was changed",
+                hint=LONG_PATH_HINT,
+            )
     for path in [layout.manifest, layout.default_home_file, layout.installed_plugins_xml]:
         refuse_special_file(path)
     for _, target, _ in files:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -53,3 +55,25 @@ def test_an_empty_path_is_a_usage_error(args: list[str]) -> None:
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 2, result.output
     assert "empty path" in result.output
+
+
+def test_characters_the_console_lacks_are_escaped_never_a_crash(tmp_path: Path) -> None:
+    # A Windows pipe or file gets the ANSI code page (cp1252): a path with Greek or CJK letters in it must
+    # still be printed (escaped), never end the command in a UnicodeEncodeError. (An ASCII stream click
+    # itself replaces by UTF-8.)
+    encoding = "cp1252"
+    odd = tmp_path / "Ωμέγα 中文"
+    odd.mkdir()
+    env = dict(os.environ, PYTHONIOENCODING=encoding)
+    result = subprocess.run(
+        [sys.executable, "-m", "oe_pyproc_setup", "homes", str(odd)],
+        capture_output=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    stdout = result.stdout.decode(encoding)
+    assert result.returncode == 1, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert "\\u03a9\\u03bc\\u03ad\\u03b3\\u03b1 \\u4e2d\\u6587" in stdout
+    assert "not-python" in stdout

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from oe_pyproc_setup.errors import UserFacingError
-from oe_pyproc_setup.fsutil import BACKUP_SUFFIX, atomic_write_bytes, atomic_write_text, backup_path_for
+from oe_pyproc_setup.fsutil import (
+    BACKUP_SUFFIX,
+    atomic_write_bytes,
+    atomic_write_text,
+    backup_path_for,
+    windows_path_too_long,
+)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -121,3 +127,16 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
     assert link.is_symlink() and real.read_bytes() == b"edited"
     assert backup == backup_path_for(real) and backup.read_bytes() == b"original"
     assert leftovers(real.parent) == [] and leftovers(tmp_path) == []
+
+
+def test_paths_past_windows_max_path_are_refused_on_windows_only(tmp_path: Path) -> None:
+    # MAX_PATH (260) counts the NUL; the temp file of a write adds 14 characters, a backup's 18 more.
+    folder = tmp_path / ("d" * (200 - len(str(tmp_path))))
+    short_enough = folder / ("f" * 43)
+    assert len(str(short_enough)) == 259 - 14
+    assert windows_path_too_long(short_enough, windows=True) is None
+    one_more = folder / ("f" * 44)
+    problem = windows_path_too_long(one_more, windows=True)
+    assert problem is not None and "260" in problem and f"{len(str(one_more))} characters" in problem
+    assert windows_path_too_long(short_enough, backup=True, windows=True) is not None
+    assert windows_path_too_long(one_more, windows=False) is None
