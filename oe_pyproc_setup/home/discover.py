@@ -134,7 +134,7 @@ def discover_homes(
                     for p in _children(formula / "Frameworks" / "Python.framework" / "Versions")
                     if p.name != "Current"
                 ]
-    if windows:  # *unverified* here
+    if windows:  # per-user and all-users python.org installs: found under wine in CI (24-windows-cli)
         if env.get("LOCALAPPDATA"):
             per_user = Path(env["LOCALAPPDATA"]) / "Programs" / "Python"
             found += [

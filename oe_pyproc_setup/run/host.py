@@ -287,7 +287,7 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool, events_format: s
             read_end, write_end = os.pipe()
             output_target = f"/dev/fd/{write_end}"
         elif plan.want_output:
-            # Windows (unverified): no /dev/fd; the host writes a file that is read once it has finished.
+            # Windows (run under wine in CI): no /dev/fd; the host writes a file, read once it has finished.
             output_file = Path(temp) / "output.f32"
             output_target = str(output_file)
         command = host_command(plan, events_file, output_target)

@@ -198,17 +198,20 @@ def per_user_install_dir(win: Windows) -> tuple[str, Path]:
 
 
 def check_discovery(win: Windows, base: Path) -> None:
-    """`homes` without PATHs finds the Home running the CLI and a python.org per-user install."""
+    """`homes` without PATHs finds the Home running the CLI, a python.org per-user install and an all-users
+    one (in the wine prefix's C:\\Program Files)."""
     local_windows, local = per_user_install_dir(win)
-    per_user = local / "Programs" / "Python" / "Python310"
-    if not per_user.exists():
-        per_user.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-al", str(base), str(per_user)], check=True)
+    program_files = win.translate("C:\\Program Files")
+    for install in (local / "Programs" / "Python" / "Python310", program_files / "Python310"):
+        if not install.exists():
+            install.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-al", str(base), str(install)], check=True)
     document = win.json_of("homes", "--json")
     rows = {row["path"].lower(): row for row in document["homes"]}
     expected = {
         windows_path(win.home).lower(): "sys.prefix (this oe-pyproc)",
         f"{local_windows}\\Programs\\Python\\Python310".lower(): "per-user install",
+        "c:\\program files\\python310": "all-users install",
     }
     for path, source in expected.items():
         row = rows.get(path)
@@ -219,6 +222,13 @@ def check_discovery(win: Windows, base: Path) -> None:
         check(row["kind"] == "base-install" and row["version"] == "3.10", f"{path}: {row}")
         check(row["numpy"] and row["numpy"]["version"] == "1.26.4", f"{path}: numpy {row['numpy']}")
         print(f"  found {row['path']} ({source}): ok")
+    # The GUI roots the CLI assumes without --gui-root: GUI 1.0 in %LOCALAPPDATA%, GUI 0.6.x in ProgramData.
+    for api, root in (("10", f"{local_windows}\\Open Ephys"), ("8", "C:\\ProgramData\\Open Ephys")):
+        said = win.json_of("homes", "--json", "--plugin", "upstream", "--api", api, windows_path(base))[
+            "gui_root"
+        ]
+        check(said == root, f"--api {api}: the GUI root is {said!r}, expected {root!r}")
+        print(f"  GUI root for --api {api}: {said}")
 
 
 def check_spellings(win: Windows) -> None:
@@ -250,8 +260,10 @@ def check_spellings(win: Windows) -> None:
     print(f"    its own {windows_path(win.host)}")
 
 
-def make_layouts(win: Windows, base: Path, numpy_wheel: Path) -> dict[str, tuple[Path, bool]]:
-    """Windows Home layouts made from the real Windows Python: (folder, should the plugin accept it)."""
+def make_layouts(
+    win: Windows, base: Path, numpy_wheel: Path, embeddable: Path, python312: Path
+) -> dict[str, tuple[Path, bool]]:
+    """Windows Home layouts made from the real Windows Pythons: (folder, should the plugin accept it)."""
     homes = win.work / "layouts"
     shutil.rmtree(homes, ignore_errors=True)
     homes.mkdir(parents=True)
@@ -294,6 +306,8 @@ def make_layouts(win: Windows, base: Path, numpy_wheel: Path) -> dict[str, tuple
         "venv made by the Windows Python, no numpy": (venv, False),
         "that venv with numpy": (venv_numpy, True),
         "conda env layout (conda-meta, Library\\bin)": (conda, True),
+        "the embeddable package (python310._pth)": (embeddable, False),
+        "python.org install of 3.12 (no bridge)": (python312, False),
         "path with spaces and ä/ü": (unusual, True),
         "path beyond cp1252 (Greek, CJK)": (beyond_cp1252, True),
         "a folder that is no Python": (homes / "not-a-python", False),
@@ -432,6 +446,32 @@ def check_new_script(win: Windows) -> None:
     print("  new-script wrote lowpass.py; LowPass (same file here), os and numpy refused")
 
 
+def check_run(win: Windows) -> None:
+    """`oe-pyproc run` drives the Home's bin\\oe-pyproc-host.exe on a synthetic signal, writes a recording."""
+    script = win.work / "scripts" / "lowpass.py"
+    output = win.work / "run-output"
+    shutil.rmtree(output, ignore_errors=True)
+    home = windows_path(win.home)
+    report = win.json_of(
+        "run",
+        windows_path(script),
+        "--python-home",
+        home,
+        "--channels",
+        "4",
+        "--seconds",
+        "1",
+        "--output",
+        windows_path(output),
+        "--json",
+    )
+    check(report["ok"] and report["host"]["origin"] == "Home", f"run's report: {json.dumps(report)[:3000]}")
+    check(report["samples_done"] == report["input"]["samples"] > 0, f"run processed {report['samples_done']}")
+    data = sorted(output.rglob("continuous.dat"))
+    check(len(data) == 1 and data[0].stat().st_size > 0, f"run --output wrote {sorted(output.rglob('*'))}")
+    print(f"  run lowpass.py: {report['samples_done']} samples by {report['host']['path']}, {data[0].name}")
+
+
 def check_running_gui(win: Windows, base: Path, home: str) -> None:
     """A process named open-ephys.exe (the Windows Python under that name) blocks configure and install."""
     folder = win.work / "fake-gui"
@@ -545,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--base", type=Path, required=True, help="the pristine Windows Python with numpy")
     parser.add_argument("--numpy-wheel", type=Path, required=True)
+    parser.add_argument("--embeddable", type=Path, required=True, help="python.org's embeddable 3.10")
+    parser.add_argument("--python312", type=Path, required=True, help="a Windows CPython 3.12")
     parser.add_argument("--adapter", type=Path, required=True, help="a stand-in python-processor.dll")
     args = parser.parse_args(argv)
     win = Windows(args.home, args.work)
@@ -559,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     layouts: dict[str, tuple[Path, bool]] = {}
 
     def layouts_step() -> None:
-        layouts.update(make_layouts(win, args.base, args.numpy_wheel))
+        layouts.update(make_layouts(win, args.base, args.numpy_wheel, args.embeddable, args.python312))
         check_verdicts_agree(win, layouts)
 
     steps += [
@@ -573,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         ),
         ("new-script", lambda: check_new_script(win)),
+        ("run", lambda: check_run(win)),
         ("a running GUI", lambda: check_running_gui(win, args.base, windows_path(args.home))),
         (
             "install / uninstall round trip",

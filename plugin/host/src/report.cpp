@@ -213,9 +213,9 @@ std::string Report::to_text() const {
 
 bool write_file_atomically(const std::string& path, const std::string& content, std::string& problem) {
     namespace fs = std::filesystem;
-    const fs::path target(path);
-    const fs::path temp = target.parent_path() / (".oe-pyproc-tmp-" + target.filename().string() + "-" +
-                                                  std::to_string(static_cast<long long>(getpid())));
+    const fs::path target = fs::u8path(path);  // UTF-8, not Windows' ANSI code page
+    const fs::path temp = target.parent_path() / fs::u8path(".oe-pyproc-tmp-" + target.filename().u8string() + "-" +
+                                                            std::to_string(static_cast<long long>(getpid())));
     {
         std::ofstream stream(temp, std::ios::binary | std::ios::trunc);
         if (!stream || !(stream << content) || !stream.flush()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <climits>
 #include <fstream>
@@ -13,8 +14,36 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #endif
+#if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
+#endif
+#include <filesystem>
 
 namespace oe_pyproc::host {
+
+namespace {
+
+// Paths arrive in UTF-8 (on Windows the host's argv comes from its UTF-16 command line): Windows' narrow
+// fopen would read them in the ANSI code page, and a user folder named "Jörg" would not open.
+std::FILE* open_file(const std::string& path, bool write) {
+#if defined(_WIN32)
+    return _wfopen(std::filesystem::u8path(path).c_str(), write ? L"wb" : L"rb");
+#else
+    return std::fopen(path.c_str(), write ? "wb" : "rb");
+#endif
+}
+
+// stdin/stdout as binary streams: in Windows' text mode a 0x1A byte ends the input and "\n" gains a "\r".
+void use_binary_mode(std::FILE* stream) {
+#if defined(_WIN32)
+    _setmode(_fileno(stream), _O_BINARY);
+#else
+    (void)stream;
+#endif
+}
+
+}  // namespace
 
 AudioBuffer::AudioBuffer(int channels, int callback_size)
     : callback_size_(callback_size),
@@ -97,7 +126,7 @@ public:
         if (path.empty()) {
             return true;
         }
-        std::ifstream stream(path, std::ios::binary);
+        std::ifstream stream(std::filesystem::u8path(path), std::ios::binary);
         if (!stream) {
             problem = "cannot read the events file " + path;
             return false;
@@ -439,9 +468,10 @@ public:
     bool open(std::string& problem) {
         if (options_.input == "-") {
             file_ = stdin;
+            use_binary_mode(file_);
             return true;
         }
-        file_ = std::fopen(options_.input.c_str(), "rb");
+        file_ = open_file(options_.input, false);
         if (file_ == nullptr) {
             problem = "cannot read the input file " + options_.input + ": " + std::strerror(errno);
             return false;
@@ -605,9 +635,10 @@ OutputWriter::~OutputWriter() {
 bool OutputWriter::open(const std::string& path) {
     if (path == "-") {
         file_ = stdout;
+        use_binary_mode(file_);
         return true;
     }
-    file_ = std::fopen(path.c_str(), "wb");
+    file_ = open_file(path, true);
     if (file_ == nullptr) {
         error_ = "cannot write the output file " + path + ": " + std::strerror(errno);
         return false;
