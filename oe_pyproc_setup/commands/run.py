@@ -28,6 +28,7 @@ from oe_pyproc_setup.run.plan import (
     DEFAULT_SYNTHETIC_CHANNELS,
     DEFAULT_SYNTHETIC_SECONDS,
     EXIT_INTERRUPTED,
+    LOAD_WATCHDOG_SECONDS,
     MAX_SAMPLE_RATE,
     MAX_SECONDS,
     RunOptions,
@@ -92,6 +93,20 @@ if TYPE_CHECKING:
 @click.option(
     "--instances", type=click.IntRange(1, 64), default=1, show_default=True, help="Instances in series."
 )
+@click.option(
+    "--watchdog",
+    type=FiniteFloatRange(min=0.0, max=86400.0),
+    default=None,
+    help="Seconds a call of the script's process() or event handlers may take before the watchdog stops "
+    "the instance (default as in the plugin: 10 block budgets, at least 1 s; 0: off).",
+)
+@click.option(
+    "--load-watchdog",
+    type=FiniteFloatRange(min=0.0, max=86400.0),
+    default=None,
+    help="Seconds loading the script (import and __init__) may take "
+    f"(default {LOAD_WATCHDOG_SECONDS:g}; 0: off).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option(
     "--plot",
@@ -113,6 +128,8 @@ def run(
     stream_name: str | None,
     output: Path | None,
     instances: int,
+    watchdog: float | None,
+    load_watchdog: float | None,
     as_json: bool,
     plot: Path | None,
 ) -> None:
@@ -122,7 +139,7 @@ def run(
     recording (--recording) with its TTL events, and reports the time per block against the real-time
     budget with a verdict, the bridge's overhead, errors with their traceback and block, warnings, and the
     TTL events the script sent. Ctrl-C stops early with a partial report (exit code 130). Exit code 1 when
-    the script raised.
+    the script raised, was stopped by the watchdog, tried to end the process, or crashed the host.
     """
     options = RunOptions(
         script=script,
@@ -138,6 +155,8 @@ def run(
         stream_name=stream_name,
         output=output,
         instances=instances,
+        watchdog=watchdog,
+        load_watchdog=load_watchdog,
         as_json=as_json,
         plot=plot,
     )

@@ -43,6 +43,7 @@ HOST_EXIT_MEANINGS = {
     3: "the Python Home cannot run scripts",
     4: "the script could not be loaded",
     5: "an input or output problem in the host",
+    6: "the host ran out of memory (or hit an internal error)",
 }
 
 
@@ -56,12 +57,20 @@ class HostRun:
     interrupted: bool
     samples_received: int
     command: list[str]
+    planned_samples: int = 0
+    output_requested: bool = False
 
     def failure(self) -> UserFacingError:
         """Why this run gave no usable report, as the user should read it."""
         # Codes 3-5 are the host's only with its report (it writes one for them): without a report, such
         # a code came from a script ending the process (os._exit(3)), not from a Home or script problem.
-        known = self.exit_code == 2 or (self.report is not None and self.exit_code in HOST_EXIT_MEANINGS)
+        # Code 6 without a report: the host's last resort (out of memory outside the run), said on stderr.
+        said_by_host = self.exit_code == 6 and "oe-pyproc-host: error:" in self.stderr
+        known = (
+            self.exit_code == 2
+            or said_by_host
+            or (self.report is not None and self.exit_code in HOST_EXIT_MEANINGS)
+        )
         if known:
             meaning = HOST_EXIT_MEANINGS[self.exit_code or 0]
         elif self.report is None:
@@ -69,12 +78,22 @@ class HostRun:
                 f"the host stopped with exit code {self.exit_code} without writing its report (a script "
                 "ending the process, e.g. with os._exit, does this)"
             )
+        elif self.report.fatal_stage == "watchdog":
+            meaning = "the script was stopped by the watchdog"
         else:
             meaning = f"the host stopped with exit code {self.exit_code}"
         if self.exit_code is not None and self.exit_code < 0:
-            meaning = f"the host crashed (signal {-self.exit_code})"
+            meaning = f"the host crashed: {_signal_text(-self.exit_code)}"
+            if -self.exit_code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
+                meaning += " (a crash in C code: a C extension or ctypes called by the script)"
         message = self.report.fatal_message if self.report is not None else ""
         lines = [f"{meaning}: {message}" if message else meaning]
+        processed = self.report.samples if self.report is not None else self.samples_received
+        if self.planned_samples:
+            lines.append(
+                f"the run is incomplete: {processed} of {self.planned_samples} samples were processed"
+                + ("; --output was not written" if self.output_requested else "")
+            )
         for error in (self.report.errors if self.report is not None else [])[:3]:
             traceback_text = error.traceback.rstrip()
             if traceback_text and traceback_text not in message:
@@ -104,6 +123,13 @@ class _Shared:
     received: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
+
+
+def _signal_text(number: int) -> str:
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
 
 
 def host_command(plan: Plan, events_file: Path | None, output_target: str | None) -> list[str]:
@@ -140,6 +166,14 @@ def host_command(plan: Plan, events_file: Path | None, output_target: str | None
     if plan.record_dir is not None:
         command += ["--record-dir", str(plan.record_dir)]
     command += ["--max-events", str(MAX_LISTED_EVENTS), "--json"]
+    if plan.watchdog is not None:
+        command += ["--watchdog", repr(plan.watchdog)]
+    if plan.load_watchdog is not None:
+        command += ["--load-watchdog", repr(plan.load_watchdog)]
+    if sys.platform.startswith("linux"):
+        # The host dies with us (PR_SET_PDEATHSIG), even when we are killed: it never spins on alone.
+        # Windows and macOS: not done (README "Reliability").
+        command += ["--parent-pid", str(os.getpid())]
     return command
 
 
@@ -212,13 +246,14 @@ def _collect(pipe: IO[bytes], into: list[bytes], limit: int | None = None) -> No
             kept -= len(into.pop(0))
 
 
-def _stop_host(process: subprocess.Popen[bytes], shared: _Shared) -> None:
+def _stop_host(process: subprocess.Popen[bytes], shared: _Shared, patience: float) -> None:
     """Ask the host to stop early and still report: end its input. It then finishes the blocks it already
-    has (at most a chunk and a pipe's worth) and writes its report. One that has not stopped after 60 s (a
-    script stuck in a loop) is killed."""
+    has (at most a chunk and a pipe's worth) and writes its report. A script stuck in a call is stopped by
+    the watchdog (or the host ends, when the call cannot be interrupted) within twice its limit; a host that
+    has not ended after `patience` seconds is killed."""
     shared.stop.set()
     try:
-        process.wait(timeout=60)
+        process.wait(timeout=patience)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -342,7 +377,8 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool, events_format: s
                     "\nInterrupted: ending the input; the host finishes its blocks and reports …", err=True
                 )
             try:
-                _stop_host(process, shared)
+                # Long enough for the watchdog to stop a stuck call, and for the blocks already in the pipe.
+                _stop_host(process, shared, patience=2 * plan.call_limit_s + 3)
             except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a report
                 process.kill()
                 process.wait()
@@ -365,4 +401,6 @@ def run_host(plan: Plan, sink: OutputSink, show_progress: bool, events_format: s
             interrupted=interrupted,
             samples_received=shared.received,
             command=command,
+            planned_samples=plan.num_samples,
+            output_requested=plan.output_dir is not None,
         )

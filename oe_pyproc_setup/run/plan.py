@@ -28,6 +28,10 @@ DEFAULT_SYNTHETIC_SECONDS = 2.0
 MAX_SAMPLE_RATE = 1_000_000.0
 MAX_SECONDS = 1e7
 EXIT_INTERRUPTED = 130
+# The plugin's watchdog defaults (plugin/adapter_logic/include/oe_pyproc_script_session.h).
+WATCHDOG_BUDGET_MULTIPLE = 10.0
+WATCHDOG_FLOOR_SECONDS = 1.0
+LOAD_WATCHDOG_SECONDS = 60.0
 
 
 def gui_block_size(sample_rate: float) -> int:
@@ -54,6 +58,8 @@ class RunOptions:
     instances: int = 1
     as_json: bool = False
     plot: Path | None = None
+    watchdog: float | None = None  # seconds a script call may run (None: the plugin's default)
+    load_watchdog: float | None = None  # seconds loading (import + __init__) may take (None: the default)
 
 
 @dataclass
@@ -74,6 +80,8 @@ class Plan:
     plot_path: Path | None
     home_given: bool = False  # --python-home named the Home: only it is tried, never the GUI's fallbacks
     record_dir: Path | None = None  # where start_recording points: the --output recording being written
+    watchdog: float | None = None
+    load_watchdog: float | None = None
     spikes: list[SpikeRecords] = field(default_factory=list)  # the input's spikes in the processed range
 
     @property
@@ -100,6 +108,14 @@ class Plan:
     @property
     def budget_ms(self) -> float:
         return 1000.0 * self.block / self.sample_rate
+
+    @property
+    def call_limit_s(self) -> float:
+        """The watchdog's limit for a script call: --watchdog, else the plugin's default (10 block budgets,
+        at least 1 s; plugin/adapter_logic's default_call_limit_seconds)."""
+        if self.watchdog is not None:
+            return self.watchdog
+        return max(WATCHDOG_BUDGET_MULTIPLE * self.block / self.sample_rate, WATCHDOG_FLOOR_SECONDS)
 
     @property
     def want_output(self) -> bool:

@@ -148,6 +148,7 @@ class HostReport:
 
     raw: dict[str, Any]
     fatal_message: str = ""
+    fatal_stage: str = ""  # "home", "python", "script", "io", "internal", "watchdog"
     home_chosen: str | None = None
     python_version: str | None = None
     numpy_version: str | None = None
@@ -172,6 +173,7 @@ class HostReport:
         return cls(
             raw=raw,
             fatal_message=_text(_object(raw.get("fatal")).get("message")).strip(),
+            fatal_stage=_text(_object(raw.get("fatal")).get("stage")).strip(),
             home_chosen=home.get("chosen") if isinstance(home.get("chosen"), str) else None,
             python_version=home.get("python_version")
             if isinstance(home.get("python_version"), str)

@@ -113,6 +113,8 @@ def prepare(options: RunOptions, known: KnownSoFar) -> Plan:
         plot_path=options.plot,
         home_given=options.python_home is not None,
         spikes=[records for records in source.relative_spikes() if len(records)],
+        watchdog=options.watchdog,
+        load_watchdog=options.load_watchdog,
     )
 
 
@@ -135,7 +137,7 @@ def execute(plan: Plan, known: KnownSoFar, *, show_progress: bool) -> Outcome:
 
 def _outcome(plan: Plan, run: HostRun, sink: OutputSink, writer: RecordingWriter | None) -> Outcome:
     report = run.report
-    if report is None or run.exit_code not in (0, 1):
+    if report is None or run.exit_code not in (0, 1) or report.fatal_stage == "watchdog":
         if run.interrupted and report is None:
             raise UserFacingError("interrupted before the host wrote a report", exit_code=EXIT_INTERRUPTED)
         raise run.failure()

@@ -1,4 +1,5 @@
 #include "json_reader.h"
+#include "oe_pyproc_loader.h"
 #include "test_support.h"
 
 int main() {
@@ -21,5 +22,15 @@ int main() {
     CHECK(!read_json_object_strings(R"({"a": "b"} trailing)", strings).empty());
     CHECK(!read_json_object_strings(R"({"a": "unterminated)", strings).empty());
     CHECK(!read_json_object_strings("", strings).empty());
+
+    // json_quote: UTF-8 passes, bytes that are not well-formed UTF-8 become \udcXX (surrogateescape).
+    using oe_pyproc::json_quote;
+    CHECK(json_quote("caf\xc3\xa9 \xf0\x9f\x90\x8d") == "\"caf\xc3\xa9 \xf0\x9f\x90\x8d\"");
+    CHECK(json_quote("/data/caf\xe9") == "\"/data/caf\\udce9\"");                 // Latin-1 byte
+    CHECK(json_quote("\xc3") == "\"\\udcc3\"");                                   // truncated sequence
+    CHECK(json_quote("\xc0\xaf") == "\"\\udcc0\\udcaf\"");                        // overlong '/'
+    CHECK(json_quote("\xed\xa0\x80") == "\"\\udced\\udca0\\udc80\"");             // encoded surrogate
+    CHECK(json_quote("\xf4\x90\x80\x80") == "\"\\udcf4\\udc90\\udc80\\udc80\"");  // above U+10FFFF
+    CHECK(json_quote("a\"b\\\x01") == "\"a\\\"b\\\\\\u0001\"");
     return test_result();
 }

@@ -72,9 +72,10 @@ def script_doing(folder: Path, name: str, statement: str, *, at_block: int = 5, 
     return path
 
 
-def assert_clean_failure(result: subprocess.CompletedProcess[str]) -> None:
-    """Exit 1, a message, and no traceback of the CLI itself (a script's traceback in the report is fine)."""
-    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int = 1) -> None:
+    """Exit `code`, a message, and no traceback of the CLI itself (a script's traceback in the report is
+    fine)."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback (most recent call last)" not in result.stderr.split("Error:")[0], result.stderr
     assert (result.stdout + result.stderr).strip()
 
@@ -110,7 +111,8 @@ def test_os_exit_before_any_block_is_an_error(host: Path, run_home: Path, tmp_pa
         script = script_doing(tmp_path, "init_exit", "pass", setup="os._exit(0)")
     else:
         script = script_doing(tmp_path, "first_exit", "os._exit(0)", at_block=1)
-    assert_clean_failure(run_script(host, run_home, script))
+    # Refused in the host (ProcessExitRefused): at load the script could not be loaded (exit code 4).
+    assert_clean_failure(run_script(host, run_home, script), 4 if when == "init" else 1)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,17 @@
 
 namespace oe_pyproc::adapter {
 
+// The watchdog's defaults (README "Reliability"): a script call may take 10 block budgets, and never less
+// than 1 s (a block lasts ~23 ms in the GUI: 1 s is ~40 blocks); loading (import + __init__) 60 s.
+constexpr double kWatchdogBudgetMultiple = 10.0;
+constexpr double kDefaultWatchdogFloorSeconds = 1.0;
+constexpr double kDefaultLoadWatchdogSeconds = 60.0;
+inline double default_call_limit_seconds(int block_samples, double sample_rate) {
+    const double budget = sample_rate > 0 ? block_samples / sample_rate : 0.0;
+    return budget * kWatchdogBudgetMultiple > kDefaultWatchdogFloorSeconds ? budget * kWatchdogBudgetMultiple
+                                                                           : kDefaultWatchdogFloorSeconds;
+}
+
 struct SessionState {
     bool has_instance = false;
     bool loaded = false;   // a script was imported and PyProcessor constructed
@@ -90,6 +101,9 @@ public:
     void set_policy(ErrorPolicy policy);
     ErrorPolicy policy() const { return policy_; }
     void set_strided_view(bool enabled);  // opt-in zero-copy strided view (bridge set_strided_view)
+    // The watchdog's limits in seconds (bridge set_watchdog; 0 turns one off): script calls on the audio
+    // thread, and loading/acquisition calls on the message thread. Kept for instances made later.
+    void set_watchdog(double call_limit_s, double load_limit_s);
 
     int start_acquisition();
     int stop_acquisition();
@@ -99,6 +113,10 @@ public:
     SessionState state() const;
     // The bridge's counters (blocks processed/bypassed, errors, dropped events); zeros without an instance.
     oe_pyproc_instance_state bridge_state() const;
+    // The same without the session's lock, for a watchdog callback while a call hangs holding it (the bridge's
+    // get_state is lock-free). Only while the instance cannot be destroyed (the message thread is stuck or
+    // waiting).
+    oe_pyproc_instance_state bridge_state_now() const;
     // Records an error that did not come from the bridge (no Home, missing file) for the status line.
     void set_external_error(const std::string& message);
 
@@ -146,6 +164,8 @@ private:
     std::string last_error_;
     ErrorPolicy policy_ = ErrorPolicy::Bypass;
     bool strided_view_ = false;
+    double call_limit_s_ = kDefaultWatchdogFloorSeconds;
+    double load_limit_s_ = kDefaultLoadWatchdogSeconds;
     int prepared_samples_ = 0;
     BlockTimer timer_;
     std::atomic<uint64_t> blocks_skipped_busy_{0};

@@ -70,6 +70,7 @@ uint64_t ScriptSession::destroy_instance() {
 void ScriptSession::configure_instance() {
     api_->set_policy(instance_, static_cast<int32_t>(policy_));
     api_->set_strided_view(instance_, strided_view_ ? 1 : 0);
+    api_->set_watchdog(instance_, call_limit_s_, load_limit_s_);
     if (prepared_samples_ > 0) {
         api_->prepare(instance_, prepared_samples_);
     }
@@ -207,6 +208,15 @@ void ScriptSession::set_strided_view(bool enabled) {
     }
 }
 
+void ScriptSession::set_watchdog(double call_limit_s, double load_limit_s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    call_limit_s_ = call_limit_s;
+    load_limit_s_ = load_limit_s;
+    if (instance_ != nullptr) {
+        api_->set_watchdog(instance_, call_limit_s, load_limit_s);
+    }
+}
+
 int ScriptSession::start_acquisition() {
     std::lock_guard<std::mutex> lock(mutex_);
     timer_.reset();
@@ -282,6 +292,14 @@ SessionState ScriptSession::state() const {
 
 oe_pyproc_instance_state ScriptSession::bridge_state() const {
     std::lock_guard<std::mutex> lock(mutex_);
+    oe_pyproc_instance_state state{};
+    if (instance_ != nullptr) {
+        api_->get_state(instance_, &state);
+    }
+    return state;
+}
+
+oe_pyproc_instance_state ScriptSession::bridge_state_now() const {
     oe_pyproc_instance_state state{};
     if (instance_ != nullptr) {
         api_->get_state(instance_, &state);

@@ -19,6 +19,16 @@
  *   `get_state`. The adapter/host call process/events on the audio thread and load/reload/destroy on the
  *   message thread; the caller serialises these two for the same instance (e.g. a suspend-processing lock).
  *
+ * Failure contract
+ * - No C++ exception crosses this ABI: every entry catches them (std::bad_alloc under a memory limit) and
+ *   returns OE_PYPROC_INTERNAL_ERROR (NULL, 0 or "" where it returns something else), logs the reason, and
+ *   faults the instance it was working on.
+ * - A script cannot end the process from Python: in the embedded interpreter os._exit, os.abort, the exec*
+ *   family, os.kill/os.killpg/signal.pthread_kill/signal.raise_signal aimed at this process raise
+ *   oe_pyprocessor.ProcessExitRefused instead (in a forked child they act as usual), and SystemExit is an
+ *   error like any other: the instance is faulted, the process goes on. Crashes in C code (a segfault)
+ *   cannot be caught.
+ *
  * Memory contract
  * - `process` performs no heap allocation on the C++ side in steady state: the block view (ndarray) and the
  *   staging buffer are allocated by `prepare` (or on the first block larger than anything seen before).
@@ -56,7 +66,9 @@ enum oe_pyproc_status {
     OE_PYPROC_NOT_INITIALIZED = -2,
     OE_PYPROC_ALREADY_INITIALIZED = -3, /* initialize with a different Home: restart the process */
     OE_PYPROC_PYTHON_START_FAILED = -4,
-    OE_PYPROC_LOAD_FAILED = -5 /* script could not be imported/instantiated; see get_last_error */
+    OE_PYPROC_LOAD_FAILED = -5,   /* script could not be imported/instantiated; see get_last_error */
+    OE_PYPROC_INTERNAL_ERROR = -6 /* a C++ exception inside the bridge (e.g. out of memory): caught at the
+                                     entry, logged; an instance it hit is faulted */
 };
 
 /* Error policy of an instance (set_policy). */
@@ -158,6 +170,17 @@ typedef struct oe_pyproc_instance_state {
     uint64_t events_dropped;  /* add_python_event calls lost to a full queue */
 } oe_pyproc_instance_state;
 
+/* The watchdog. A script method running longer than its limit gets an asynchronous exception
+ * (oe_pyprocessor.WatchdogTimeout) from the bridge's watchdog thread, and the instance is faulted when the
+ * call returns: get_last_error ends with "process() ran for X s, over the watchdog limit of Y s".
+ * Code that does not return to the interpreter (time.sleep, C code holding the GIL) cannot be interrupted:
+ * when a call is still running max(limit, 1 s) after its limit, the abandon callback is called once for it,
+ * from the watchdog thread (no GIL held; it must not call into the bridge). The caller decides: the host
+ * ends its run with a report; the GUI adapter says so in its status (its audio thread waits for the call,
+ * the instance is bypassed once it returns). */
+typedef void (*oe_pyproc_abandon_fn)(void* user, uint64_t instance_id, const char* method, double seconds,
+                                     double limit_seconds);
+
 typedef struct oe_pyproc_instance oe_pyproc_instance;
 
 typedef struct oe_pyproc_bridge_api {
@@ -209,6 +232,13 @@ typedef struct oe_pyproc_bridge_api {
     /* Message + formatted traceback of the last error ("" if none). */
     const char* (*get_last_error)(oe_pyproc_instance* instance);
     void (*get_state)(const oe_pyproc_instance* instance, oe_pyproc_instance_state* state);
+
+    /* --- watchdog (see oe_pyproc_abandon_fn) --- */
+    /* call_limit_s: process, handle_ttl_event and handle_spike (the audio thread; default 1 s);
+     * load_limit_s: the script's import and __init__ (load_script, reload, reinit) and start/stop
+     * acquisition/recording (the message thread; default 60 s). 0 turns a limit off. */
+    int (*set_watchdog)(oe_pyproc_instance* instance, double call_limit_s, double load_limit_s);
+    void (*set_abandon_callback)(oe_pyproc_abandon_fn fn, void* user); /* process-wide; NULL: none */
 } oe_pyproc_bridge_api;
 
 /* The only exported symbol. Returns NULL if requested_abi_version is not supported by this bridge. */

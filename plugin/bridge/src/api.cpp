@@ -13,12 +13,15 @@
 #include "processor_module.h"
 #include "py_ref.h"
 #include "support_module_source.h"
+#include "watchdog.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #if !defined(_WIN32)
 #include <signal.h>
@@ -26,6 +29,21 @@
 
 namespace oe_pyproc {
 namespace {
+
+// The watchdog's exception, and os._exit & co. replaced by functions raising ProcessExitRefused (both classes
+// also offered as oe_pyprocessor.WatchdogTimeout / .ProcessExitRefused). Returns "" or what failed.
+std::string install_script_guards(PyObject* support, PyObject* processor_module) {
+    PyRef watchdog_timeout(PyObject_GetAttrString(support, "WatchdogTimeout"));
+    PyRef exit_refused(PyObject_GetAttrString(support, "ProcessExitRefused"));
+    PyRef guarded(PyObject_CallMethod(support, "guard_process_exits", nullptr));
+    if (!watchdog_timeout || !exit_refused || !guarded || processor_module == nullptr ||
+        PyObject_SetAttrString(processor_module, "WatchdogTimeout", watchdog_timeout.get()) < 0 ||
+        PyObject_SetAttrString(processor_module, "ProcessExitRefused", exit_refused.get()) < 0) {
+        return "the bridge's script guards failed: " + fetch_error_text();
+    }
+    set_watchdog_exception(watchdog_timeout.get());  // the support module keeps the class alive for ever
+    return "";
+}
 
 bool valid_stream(int32_t num_channels, double sample_rate) {
     return num_channels >= 0 && num_channels <= 65536 && sample_rate > 0.0;
@@ -173,6 +191,7 @@ int api_initialize(const oe_pyproc_python_config* config, char* error_out, size_
                 shared.load_function = PyObject_GetAttrString(module, "load");
                 shared.unload_function = PyObject_GetAttrString(module, "unload");
                 shared.format_function = PyObject_GetAttrString(module, "format_exception");
+                error = install_script_guards(module, processor_module.get());
             }
         }
     }
@@ -221,6 +240,7 @@ oe_pyproc_instance* api_create(uint64_t instance_id) {
     }
     reinterpret_cast<ProcessorHandle*>(handle)->instance = instance;
     instance->handle.reset(handle);
+    watch(instance->watch);
     return reinterpret_cast<oe_pyproc_instance*>(instance);
 }
 
@@ -233,6 +253,7 @@ void api_destroy(oe_pyproc_instance* opaque) {
     if (instance == nullptr) {
         return;
     }
+    unwatch(instance->watch.get());
     {
         GilGuard gil;
         reinterpret_cast<ProcessorHandle*>(instance->handle.get())->instance = nullptr;
@@ -248,13 +269,26 @@ void api_destroy(oe_pyproc_instance* opaque) {
     delete instance;
 }
 
+// A load-type call (import and/or __init__) under the watchdog's load limit; GIL held.
+template <typename Load>
+int watched_load(Instance& instance, Load&& load) {
+    WatchedCall watched(*instance.watch, "load", WatchedCall::Kind::Load);
+    int status = load();
+    const WatchOutcome outcome = watched.finish(Clock::now());
+    if (outcome.over_limit) {
+        record_watchdog_fault(instance, "load", outcome, false, status != OE_PYPROC_OK);
+        status = OE_PYPROC_LOAD_FAILED;
+    }
+    return status;
+}
+
 int api_load_script(oe_pyproc_instance* opaque, const char* script_path, int32_t num_channels, double sample_rate) {
     Instance* instance = as_instance(opaque);
     if (instance == nullptr || script_path == nullptr || !valid_stream(num_channels, sample_rate)) {
         return OE_PYPROC_INVALID_ARGUMENT;
     }
     GilGuard gil;
-    return load_locked(*instance, script_path, num_channels, sample_rate);
+    return watched_load(*instance, [&] { return load_locked(*instance, script_path, num_channels, sample_rate); });
 }
 
 int api_reload(oe_pyproc_instance* opaque) {
@@ -263,7 +297,9 @@ int api_reload(oe_pyproc_instance* opaque) {
         return OE_PYPROC_INVALID_ARGUMENT;
     }
     GilGuard gil;
-    return load_locked(*instance, instance->script_path, instance->num_channels, instance->sample_rate);
+    return watched_load(*instance, [&] {
+        return load_locked(*instance, instance->script_path, instance->num_channels, instance->sample_rate);
+    });
 }
 
 int api_reinit(oe_pyproc_instance* opaque, int32_t num_channels, double sample_rate) {
@@ -272,16 +308,18 @@ int api_reinit(oe_pyproc_instance* opaque, int32_t num_channels, double sample_r
         return OE_PYPROC_INVALID_ARGUMENT;
     }
     GilGuard gil;
-    PyObject* cls = instance->processor ? PyObject_GetAttrString(instance->processor.get(), "__class__") : nullptr;
-    if (cls == nullptr) {
-        PyErr_Clear();
-        return load_locked(*instance, instance->script_path, num_channels, sample_rate);
-    }
-    PyRef cls_ref(cls);
-    drop_script(*instance);
-    instance->num_channels = num_channels;
-    instance->sample_rate = sample_rate;
-    return instantiate(*instance, cls);
+    return watched_load(*instance, [&] {
+        PyObject* cls = instance->processor ? PyObject_GetAttrString(instance->processor.get(), "__class__") : nullptr;
+        if (cls == nullptr) {
+            PyErr_Clear();
+            return load_locked(*instance, instance->script_path, num_channels, sample_rate);
+        }
+        PyRef cls_ref(cls);
+        drop_script(*instance);
+        instance->num_channels = num_channels;
+        instance->sample_rate = sample_rate;
+        return instantiate(*instance, cls);
+    });
 }
 
 int api_prepare(oe_pyproc_instance* opaque, int32_t max_samples) {
@@ -336,7 +374,7 @@ int api_ttl_event(oe_pyproc_instance* opaque, const oe_pyproc_ttl_event* event) 
         record_script_error(*instance, "handle_ttl_event", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, "handle_ttl_event", args.get());
+    return call_method(*instance, "handle_ttl_event", args.get(), WatchedCall::Kind::Call);
 }
 
 int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
@@ -372,7 +410,7 @@ int api_spike(oe_pyproc_instance* opaque, const oe_pyproc_spike* spike) {
         record_script_error(*instance, "handle_spike", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, "handle_spike", args.get());
+    return call_method(*instance, "handle_spike", args.get(), WatchedCall::Kind::Call);
 }
 
 int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyproc_block_result* result) {
@@ -436,13 +474,20 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         point_view(view, data, block->num_channels, block->num_samples, stride);
         instance->block_samples = block->num_samples;
         const auto script_start = Clock::now();
+        WatchedCall watched(*instance->watch, "process", WatchedCall::Kind::Call, script_start);
         // Looked up on every call, as upstream does: `self.process = self.other` takes effect.
         static PyObject* const process_name = PyUnicode_InternFromString("process");
         PyObject* returned = PyObject_CallMethodOneArg(instance->processor.get(), process_name, view);
-        script_ns = elapsed_ns(script_start, Clock::now());
+        const auto script_end = Clock::now();
+        const WatchOutcome watch_outcome = watched.finish(script_end);
+        script_ns = elapsed_ns(script_start, script_end);
         instance->block_samples = 0;
         instance->last_block_samples = block->num_samples;
-        if (returned == nullptr) {
+        if (watch_outcome.over_limit) {
+            Py_XDECREF(returned);
+            record_watchdog_fault(*instance, "process", watch_outcome, true, false);
+            status = OE_PYPROC_SCRIPT_ERROR;
+        } else if (returned == nullptr) {
             record_script_error(*instance, "process", true);
             status = OE_PYPROC_SCRIPT_ERROR;
         } else {
@@ -520,7 +565,7 @@ int call_simple(oe_pyproc_instance* opaque, const char* name) {
         return OE_PYPROC_BYPASSED;
     }
     GilGuard gil;
-    return call_method(*instance, name, nullptr);
+    return call_method(*instance, name, nullptr, WatchedCall::Kind::Load);
 }
 
 int api_start_acquisition(oe_pyproc_instance* opaque) {
@@ -554,7 +599,7 @@ int api_start_recording(oe_pyproc_instance* opaque, const char* recording_dir) {
         record_script_error(*instance, "start_recording", false);
         return OE_PYPROC_SCRIPT_ERROR;
     }
-    return call_method(*instance, "start_recording", args.get());
+    return call_method(*instance, "start_recording", args.get(), WatchedCall::Kind::Load);
 }
 
 const char* api_get_last_error(oe_pyproc_instance* opaque) {
@@ -576,34 +621,116 @@ void api_get_state(const oe_pyproc_instance* opaque, oe_pyproc_instance_state* s
     state->events_dropped = instance->events_dropped.load();
 }
 
+int api_set_watchdog(oe_pyproc_instance* opaque, double call_limit_s, double load_limit_s) {
+    Instance* instance = as_instance(opaque);
+    // NaN fails both comparisons; a day is far beyond any sensible limit (and far from overflow).
+    const auto valid = [](double seconds) { return seconds >= 0.0 && seconds <= 86400.0; };
+    if (instance == nullptr || !valid(call_limit_s) || !valid(load_limit_s)) {
+        return OE_PYPROC_INVALID_ARGUMENT;
+    }
+    instance->watch->call_limit_ns.store(static_cast<int64_t>(call_limit_s * 1e9));
+    instance->watch->load_limit_ns.store(static_cast<int64_t>(load_limit_s * 1e9));
+    return OE_PYPROC_OK;
+}
+
+void api_set_abandon_callback(oe_pyproc_abandon_fn fn, void* user) {
+    set_abandon_callback(fn, user);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// No C++ exception crosses the C ABI (std::bad_alloc under a memory limit would abort the GUI): each entry
+// of the table is wrapped; an exception becomes the entry's failure value, a log message, and a fault of the
+// instance it was working on.
+// ---------------------------------------------------------------------------------------------------------
+
+void fault_after_exception(oe_pyproc_instance* opaque, const char* what) noexcept {
+    Instance* instance = as_instance(opaque);
+    try {
+        if (instance != nullptr) {
+            instance->faulted.store(true);
+            instance->error_count.fetch_add(1);
+            instance->last_error = std::string("in the bridge:\n") + what;
+        }
+        if (interp().running.load()) {
+            GilGuard gil;
+            PyErr_Clear();  // a Python error the interrupted code had set must not leak into the next call
+        }
+        log_message(OE_PYPROC_LOG_ERROR, instance != nullptr ? instance->id : 0,
+                    std::string("internal error in the bridge: ") + what +
+                        (instance != nullptr ? "; the instance is stopped (blocks pass through)" : ""));
+    } catch (...) {
+        // Out of memory even for the message: the status code still says it.
+    }
+}
+
+template <typename Other>
+void fault_after_exception(Other, const char*) noexcept {}  // entries without an instance to fault
+
+template <typename First, typename... Rest>
+First first_of(First first, Rest...) {
+    return first;
+}
+
+constexpr char kInternalErrorText[] = "internal error in the bridge (see the log)";
+
+// Calls Function; a C++ exception becomes Fallback (the entry's failure value).
+template <typename Signature>
+struct Guarded;
+
+template <typename Result, typename... Args>
+struct Guarded<Result (*)(Args...)> {
+    template <Result (*Function)(Args...), auto Fallback>
+    static Result call(Args... args) noexcept {
+        const char* what = "unknown C++ exception";
+        try {
+            return Function(args...);
+        } catch (const std::bad_alloc&) {
+            what = "out of memory (std::bad_alloc)";
+        } catch (const std::exception& error) {
+            what = error.what();
+        } catch (...) {
+        }
+        if constexpr (sizeof...(Args) > 0) {
+            fault_after_exception(first_of(args...), what);
+        }
+        if constexpr (!std::is_void_v<Result>) {
+            return static_cast<Result>(Fallback);
+        }
+    }
+};
+
+#define OE_PYPROC_GUARDED(function, fallback) (&Guarded<decltype(&function)>::call<&function, fallback>)
+
 const oe_pyproc_bridge_api kApi = {
     OE_PYPROC_BRIDGE_ABI_VERSION,
     sizeof(oe_pyproc_bridge_api),
     PY_MAJOR_VERSION,
     PY_MINOR_VERSION,
-    api_initialize,
-    api_is_initialized,
-    api_python_version,
-    api_set_log_callback,
-    api_reset_thread_states,
-    api_create,
-    api_destroy,
-    api_load_script,
-    api_reload,
-    api_reinit,
-    api_prepare,
-    api_set_policy,
-    api_set_strided_view,
-    api_ttl_event,
-    api_spike,
-    api_process,
-    api_drain_events,
-    api_start_acquisition,
-    api_stop_acquisition,
-    api_start_recording,
-    api_stop_recording,
-    api_get_last_error,
-    api_get_state,
+    OE_PYPROC_GUARDED(api_initialize, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_is_initialized, 0),
+    OE_PYPROC_GUARDED(api_python_version, kInternalErrorText),
+    OE_PYPROC_GUARDED(api_set_log_callback, 0),
+    OE_PYPROC_GUARDED(api_reset_thread_states, 0),
+    OE_PYPROC_GUARDED(api_create, nullptr),
+    OE_PYPROC_GUARDED(api_destroy, 0),
+    OE_PYPROC_GUARDED(api_load_script, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_reload, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_reinit, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_prepare, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_set_policy, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_set_strided_view, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_ttl_event, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_spike, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_process, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_drain_events, 0),
+    OE_PYPROC_GUARDED(api_start_acquisition, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_stop_acquisition, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_start_recording, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_stop_recording, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_get_last_error, kInternalErrorText),
+    OE_PYPROC_GUARDED(api_get_state, 0),
+    OE_PYPROC_GUARDED(api_set_watchdog, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_set_abandon_callback, 0),
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 
 namespace oe_pyproc {
 
@@ -64,12 +66,41 @@ void record_script_error(Instance& instance, const char* method, bool in_process
     }
 }
 
-int call_method(Instance& instance, const char* name, PyObject* args, bool in_process) {
+void record_watchdog_fault(Instance& instance, const char* method, const WatchOutcome& outcome, bool in_process,
+                           bool already_recorded) {
+    char numbers[96];
+    std::snprintf(numbers, sizeof(numbers), " ran for %.3g s, over the watchdog limit of %.3g s", outcome.seconds,
+                  outcome.limit_seconds);
+    const std::string what = std::strcmp(method, "load") == 0 ? std::string("loading the script (import and __init__)")
+                                                              : std::string(method) + "()";
+    const std::string message = what + numbers +
+                                "; the instance is stopped (blocks pass through) until the "
+                                "script is reloaded";
+    if (already_recorded) {
+        instance.last_error +=
+            (instance.last_error.empty() || instance.last_error.back() == '\n' ? "" : "\n") + message;
+    } else {
+        const std::string traceback = PyErr_Occurred() != nullptr ? fetch_error_text() : std::string();
+        instance.error_count.fetch_add(1);
+        instance.last_error_block.store(in_process ? instance.block_index : -1);
+        instance.last_error = std::string("in ") + method + ":\n" + traceback + message;
+    }
+    instance.faulted.store(true);
+    log_message(OE_PYPROC_LOG_ERROR, instance.id, message);
+}
+
+int call_method(Instance& instance, const char* name, PyObject* args, WatchedCall::Kind kind, bool in_process) {
     PyRef method = script_method(instance, name);
     if (!method) {
         return OE_PYPROC_OK;
     }
+    WatchedCall watched(*instance.watch, name, kind);
     PyRef result(args != nullptr ? PyObject_CallObject(method.get(), args) : PyObject_CallNoArgs(method.get()));
+    const WatchOutcome outcome = watched.finish(Clock::now());
+    if (outcome.over_limit) {
+        record_watchdog_fault(instance, name, outcome, in_process, false);
+        return OE_PYPROC_SCRIPT_ERROR;
+    }
     if (!result) {
         record_script_error(instance, name, in_process);
         return OE_PYPROC_SCRIPT_ERROR;

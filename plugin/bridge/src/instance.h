@@ -7,10 +7,12 @@
 #include "interpreter.h"
 #include "oe_pyproc_bridge.h"
 #include "py_ref.h"
+#include "watchdog.h"
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -19,8 +21,9 @@ namespace oe_pyproc {
 constexpr size_t kEventQueueCapacity = 4096;
 
 struct Instance {
-    explicit Instance(uint64_t instance_id) : id(instance_id) {}
+    explicit Instance(uint64_t instance_id) : id(instance_id) { watch->instance_id = instance_id; }
     const uint64_t id;
+    const std::shared_ptr<WatchSlot> watch = std::make_shared<WatchSlot>();  // shared with the watchdog thread
 
     // Python objects: touched only with the GIL held.
     PyRef handle;
@@ -79,8 +82,15 @@ inline bool usable(const Instance& instance) {
 // deletes after __init__ counts from its next call); nullptr when it has none.
 PyRef script_method(Instance& instance, const char* name);
 
-// Calls the script's method `name` if it has one now. Returns a status code.
-int call_method(Instance& instance, const char* name, PyObject* args, bool in_process = false);
+// After a call the watchdog found over its limit: the instance is faulted whatever the policy (called again,
+// it would hang again), the message ("process() ran for X s, over the watchdog limit of Y s") ends the error
+// text, after the traceback of where it was stopped. With `already_recorded` the call's error (its
+// traceback) was recorded by record_script_error; otherwise a pending Python error is taken here.
+void record_watchdog_fault(Instance& instance, const char* method, const WatchOutcome& outcome, bool in_process,
+                           bool already_recorded);
+
+// Calls the script's method `name` if it has one now, under the watchdog's `kind` of limit. Returns a status.
+int call_method(Instance& instance, const char* name, PyObject* args, WatchedCall::Kind kind, bool in_process = false);
 
 void drop_script(Instance& instance);
 

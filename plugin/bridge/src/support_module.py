@@ -1,13 +1,15 @@
 """Python side of the oe-pyproc bridge (embedded into the bridge at build time as _oe_pyproc_support).
 
 Loads processor scripts by file path under unique module names (also under their file stem when that name
-is free) and formats tracebacks. The hot path (process) never comes here.
+is free), formats tracebacks, and holds the exceptions the bridge raises into scripts (the watchdog's, and
+the one replacing a process exit). The hot path (process) never comes here.
 """
 
 import importlib.machinery
 import importlib.util
 import keyword
 import os
+import signal
 import sys
 import traceback
 
@@ -155,3 +157,104 @@ def unload(module_name):
 def format_exception(exc_type, exc_value, exc_traceback):
     lines = traceback.format_exception(exc_type, exc_value, exc_traceback)
     return "".join(lines)
+
+
+class WatchdogTimeout(BaseException):
+    """Raised by the bridge's watchdog into a script method that ran over its time limit (a BaseException,
+    so `except Exception` does not swallow it); the instance is faulted when the call returns."""
+
+    __module__ = "oe_pyprocessor"
+
+    def __str__(self):
+        return "interrupted by the oe-pyproc watchdog: the call ran over its time limit"
+
+
+class ProcessExitRefused(BaseException):
+    """Raised instead of ending the process (os._exit, os.abort, exec*, a signal to this process): a script
+    cannot end the GUI or the host; the instance that tried is faulted instead."""
+
+    __module__ = "oe_pyprocessor"
+
+
+def guard_process_exits():
+    """Replaces the ways Python code can end or replace this process with functions that raise
+    ProcessExitRefused. A forked child (multiprocessing's workers end with os._exit) is left alone."""
+    own_pid = os.getpid()
+    platform_module = sys.modules.get(os.name)  # posix / nt: os's functions come from there
+
+    def refuse(call):
+        raise ProcessExitRefused(
+            f"{call} was called by the script: a script cannot end the process it runs in (the Open Ephys "
+            "GUI or oe-pyproc-host); this instance is stopped instead"
+        )
+
+    def in_child():
+        return os.getpid() != own_pid
+
+    def targets_us(pid):
+        return pid in (own_pid, 0, -1) or (hasattr(os, "getpgrp") and pid == -os.getpgrp())
+
+    def replace(name, guarded):
+        original = getattr(os, name, None)
+        if original is None:
+            return
+        guarded.__name__ = name
+        guarded.__doc__ = f"{name} (oe-pyproc: refused in the plugin's own process; see ProcessExitRefused)"
+        guarded.original = original
+        for module in (os, platform_module):
+            if module is not None and getattr(module, name, None) is original:
+                setattr(module, name, guarded)
+
+    real = {name: getattr(os, name, None) for name in ("_exit", "abort", "kill", "killpg")}
+
+    def _exit(status):
+        if in_child():
+            real["_exit"](status)
+        refuse(f"os._exit({status!r})")
+
+    def abort():
+        if in_child():
+            real["abort"]()
+        refuse("os.abort()")
+
+    def kill(pid, sig):
+        if sig != 0 and not in_child() and targets_us(pid):
+            refuse(f"os.kill({pid!r}, {sig!r})")
+        return real["kill"](pid, sig)
+
+    def killpg(pgid, sig):
+        if sig != 0 and not in_child() and hasattr(os, "getpgrp") and pgid in (0, os.getpgrp()):
+            refuse(f"os.killpg({pgid!r}, {sig!r})")
+        return real["killpg"](pgid, sig)
+
+    replace("_exit", _exit)
+    replace("abort", abort)
+    replace("kill", kill)
+    replace("killpg", killpg)
+    for name in ("execv", "execve"):  # execl*, execvp*, spawn*'s exec paths go through these two
+        original = getattr(os, name, None)
+
+        def exec_(*args, _name=name, _original=original):
+            if in_child():
+                return _original(*args)
+            refuse(f"os.{_name}(...)")
+
+        replace(name, exec_)
+
+    real_raise_signal = getattr(signal, "raise_signal", None)
+    real_pthread_kill = getattr(signal, "pthread_kill", None)
+
+    def raise_signal(sig):
+        if in_child():
+            return real_raise_signal(sig)
+        refuse(f"signal.raise_signal({sig!r})")
+
+    def pthread_kill(thread_id, sig):
+        if sig != 0 and not in_child():  # every thread id names a thread of this process
+            refuse(f"signal.pthread_kill({thread_id!r}, {sig!r})")
+        return real_pthread_kill(thread_id, sig)
+
+    if real_raise_signal is not None:
+        signal.raise_signal = raise_signal
+    if real_pthread_kill is not None:
+        signal.pthread_kill = pthread_kill

@@ -27,8 +27,12 @@
 #include <shellapi.h>
 #include <unistd.h>  // mingw-w64's: write, dup, dup2, STDOUT_FILENO
 #else
+#include <csignal>
 #include <sys/resource.h>
 #include <unistd.h>
+#endif
+#if defined(__linux__)
+#include <sys/prctl.h>
 #endif
 
 namespace fs = std::filesystem;
@@ -109,6 +113,11 @@ void on_bridge_log(void* user, int level, uint64_t instance_id, const char* mess
     }
 }
 
+// A script error, or an internal error of the bridge (out of memory: it faulted the instance).
+bool failed(int status) {
+    return status == OE_PYPROC_SCRIPT_ERROR || status == OE_PYPROC_INTERNAL_ERROR;
+}
+
 struct LiveInstance {
     std::unique_ptr<adapter::ScriptSession> session;  // null once removed
     InstanceReport* report = nullptr;
@@ -180,6 +189,7 @@ public:
             session->set_policy(options_.policy_continue ? adapter::ErrorPolicy::Continue
                                                          : adapter::ErrorPolicy::Bypass);
             session->set_strided_view(options_.strided_view);
+            session->set_watchdog(options_.call_limit_s(), options_.load_watchdog_s);
             const int status = session->load(entry.script, options_.channels, options_.sample_rate);
             live_.push_back(LiveInstance{std::move(session), &entry});
             if (status != OE_PYPROC_OK) {
@@ -189,7 +199,15 @@ public:
                 add_error(index, -1, -1, error);
                 return kExitScript;
             }
-            live_.back().session->prepare(options_.max_block_samples());
+            if (live_.back().session->prepare(options_.max_block_samples()) != OE_PYPROC_OK) {
+                const std::string error = live_.back().session->state().last_error;
+                report_.fatal = Fatal{"internal", "instance " + std::to_string(index) + ": buffers for " +
+                                                      std::to_string(options_.channels) + " channels x " +
+                                                      std::to_string(options_.max_block_samples()) +
+                                                      " samples could not be allocated:\n" + error};
+                add_error(index, -1, -1, error);
+                return kExitInternal;
+            }
         }
         return kExitOk;
     }
@@ -198,7 +216,7 @@ public:
         for_each_session(&adapter::ScriptSession::start_acquisition);
         if (!options_.record_dir.empty()) {
             for (size_t i = 0; i < live_.size(); ++i) {
-                if (live_[i].session->start_recording(options_.record_dir) == OE_PYPROC_SCRIPT_ERROR) {
+                if (failed(live_[i].session->start_recording(options_.record_dir))) {
                     add_error(static_cast<int>(i), -1, -1, live_[i].session->state().last_error);
                 }
             }
@@ -234,18 +252,7 @@ public:
         for (int segment = 0; segment < segments && !finished; ++segment) {
             const int64_t segment_end =
                 segment + 1 == segments || planned_blocks <= 0 ? INT64_MAX : planned_blocks * (segment + 1) / segments;
-            std::thread audio([&] {
-                const double thread_cpu_start = cpu_seconds(RUSAGE_THREAD);
-                struct AtEnd {
-                    double start;
-                    double& total;
-                    MessageQueue& queue;
-                    ~AtEnd() {
-                        total += cpu_seconds(RUSAGE_THREAD) - start;
-                        queue.post({MessageQueue::Kind::AudioDone});
-                    }
-                } at_end{thread_cpu_start, report_.run.audio_cpu_time_s, messages_};
-                audio_thread_id_.store(std::this_thread::get_id());
+            const auto run_audio = [&] {
                 while (block < segment_end) {
                     const int wanted = options_.block_size + jitter(jitter_rng);
                     events.clear();
@@ -267,12 +274,34 @@ public:
                         return;
                     }
                     first_sample += samples;
+                    samples_done_.store(first_sample);
                     ++block;
                     if (options_.realtime) {
                         std::this_thread::sleep_until(
                             wall_start +
                             std::chrono::duration<double>(static_cast<double>(first_sample) / options_.sample_rate));
                     }
+                }
+            };
+            std::thread audio([&] {
+                const double thread_cpu_start = cpu_seconds(RUSAGE_THREAD);
+                struct AtEnd {
+                    double start;
+                    double& total;
+                    MessageQueue& queue;
+                    ~AtEnd() {
+                        total += cpu_seconds(RUSAGE_THREAD) - start;
+                        queue.post({MessageQueue::Kind::AudioDone});
+                    }
+                } at_end{thread_cpu_start, report_.run.audio_cpu_time_s, messages_};
+                audio_thread_id_.store(std::this_thread::get_id());
+                try {
+                    run_audio();
+                } catch (const std::exception& error) {
+                    // std::bad_alloc under a memory limit: the run ends with a clear error, never an abort.
+                    internal_error_ = error.what();
+                    io_status = kExitInternal;
+                    finished = true;
                 }
             });
             serve_messages();
@@ -289,7 +318,11 @@ public:
         if (output != nullptr && !output->finish()) {
             io_status = kExitIo;
         }
-        if (io_status != kExitOk && !report_.fatal) {
+        if (io_status == kExitInternal) {
+            report_.fatal =
+                Fatal{"internal", "the audio thread stopped: " + internal_error_ +
+                                      (internal_error_ == std::bad_alloc().what() ? " (out of memory)" : "")};
+        } else if (io_status != kExitOk && !report_.fatal) {
             report_.fatal = Fatal{"io", source.error().empty() ? (output ? output->error() : "") : source.error()};
         }
         return io_status;
@@ -303,10 +336,43 @@ public:
 
     const std::atomic<int64_t>& current_block() const { return current_block_; }
 
+    // The bridge's watchdog gave up on a call that its exception could not stop (C code, a sleep). Called on
+    // the watchdog thread while that call still runs (on the audio thread, or on this one during a load):
+    // nothing else touches the report meanwhile, except a concurrent reload's audio thread (--reload-concurrent).
+    // The report says what happened and how far the stream got; the host then ends (finish + _exit).
+    void record_abandoned(uint64_t instance_id, const char* method, double seconds, double limit_seconds) {
+        const int index = static_cast<int>(instance_id) - 1;
+        char numbers[128];
+        std::snprintf(numbers, sizeof(numbers), " ran for %.3g s, over the watchdog limit of %.3g s", seconds,
+                      limit_seconds);
+        const bool loading = std::string(method) == "load";
+        const std::string message =
+            (loading ? std::string("loading the script (import and __init__)") : method + std::string("()")) + numbers +
+            ", and could not be interrupted (it is in C code or a sleep): the instance is abandoned and "
+            "the run ends here";
+        report_.fatal = Fatal{"watchdog", "instance " + std::to_string(index) + ": " + message};
+        add_error(index, loading ? -1 : current_block_.load(), -1, std::string("in ") + method + ":\n" + message);
+        report_.stream.blocks = std::max<int64_t>(current_block_.load(), 0);
+        report_.stream.samples = samples_done_.load();
+        for (size_t i = 0; i < live_.size() && i < report_.instances.size(); ++i) {
+            const oe_pyproc_instance_state state =
+                live_[i].session ? live_[i].session->bridge_state_now() : oe_pyproc_instance_state{};
+            InstanceReport& entry = *live_[i].report;
+            entry.faulted = state.faulted != 0 || static_cast<int>(i) == index;
+            entry.error_count = state.error_count + (static_cast<int>(i) == index ? 1 : 0);
+            entry.blocks_processed = state.blocks_processed;
+            entry.blocks_bypassed = state.blocks_bypassed;
+            entry.events_dropped = state.events_dropped;
+        }
+        if (index >= 0 && static_cast<size_t>(index) < report_.instances.size()) {
+            report_.instances[static_cast<size_t>(index)].faulted = true;
+        }
+    }
+
 private:
     void for_each_session(int (adapter::ScriptSession::*method)()) {
         for (size_t i = 0; i < live_.size(); ++i) {
-            if (live_[i].session && (live_[i].session.get()->*method)() == OE_PYPROC_SCRIPT_ERROR) {
+            if (live_[i].session && failed((live_[i].session.get()->*method)())) {
                 add_error(static_cast<int>(i), -1, -1, live_[i].session->state().last_error);
             }
         }
@@ -416,7 +482,7 @@ private:
     void deliver(adapter::ScriptSession::Block& session_block, size_t instance, const TtlEvent& ttl, int64_t block,
                  int64_t sample_number) {
         oe_pyproc_ttl_event event{options_.source_node, "TTL", ttl.sample_number, ttl.line, ttl.state ? 1 : 0};
-        if (session_block.ttl_event(event) == OE_PYPROC_SCRIPT_ERROR) {
+        if (failed(session_block.ttl_event(event))) {
             add_error(static_cast<int>(instance), block, sample_number, session_block.last_error());
         }
     }
@@ -425,7 +491,7 @@ private:
                  int64_t sample_number) {
         oe_pyproc_spike event{spike.source_node,   spike.electrode.c_str(), spike.num_channels,   spike.num_samples,
                               spike.sample_number, spike.sorted_id,         spike.waveform.data()};
-        if (session_block.spike(event) == OE_PYPROC_SCRIPT_ERROR) {
+        if (failed(session_block.spike(event))) {
             add_error(static_cast<int>(instance), block, sample_number, session_block.last_error());
         }
     }
@@ -474,7 +540,7 @@ private:
             oe_pyproc_block_result result{};
             const int status = session_block.process(view, options_.sample_rate, &result);
             InstanceReport& entry = *live.report;
-            if (status == OE_PYPROC_SCRIPT_ERROR) {
+            if (failed(status)) {
                 add_error(static_cast<int>(i), block, first_sample, session_block.last_error());
             }
             entry.count_path(result.data_path);
@@ -514,6 +580,8 @@ private:
     std::vector<LiveInstance> live_;
     std::mutex errors_mutex_;
     std::atomic<int64_t> current_block_{-1};
+    std::atomic<int64_t> samples_done_{0};
+    std::string internal_error_;  // what stopped the audio thread (set by it, read after the join)
     MessageQueue messages_;
     std::atomic<std::thread::id> audio_thread_id_{};
     oe_pyproc_event_out drained_[kDrainBatch];
@@ -545,9 +613,70 @@ int finish(const Options& options, Report& report, int exit_code, int report_fd)
     return exit_code;
 }
 
+// What the bridge's abandon callback needs to end the run with a report.
+struct AbandonContext {
+    const Options* options = nullptr;
+    Report* report = nullptr;
+    HostRun* run = nullptr;
+    LogSink* log = nullptr;
+    int report_fd = STDOUT_FILENO;
+};
+
+void on_abandoned(void* user, uint64_t instance_id, const char* method, double seconds, double limit_seconds) {
+    auto* context = static_cast<AbandonContext*>(user);
+    {
+        std::lock_guard<std::mutex> lock(context->log->mutex);  // no bridge message lands in the report now
+        context->log->report = nullptr;
+    }
+    context->run->record_abandoned(instance_id, method, seconds, limit_seconds);
+    std::fprintf(stderr, "oe-pyproc-host: error: %s\n", context->report->fatal->message.c_str());
+    const int code = finish(*context->options, *context->report, kExitScriptRaised, context->report_fd);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(code);  // the stuck call still runs on its thread: no destructors, no joins
+}
+
+// Linux: the host must never outlive the `oe-pyproc run` that started it (a script stuck in a loop would
+// spin on): it gets SIGKILL when its parent dies. The parent may have died before the request was made:
+// --parent-pid says who it should be.
+bool die_with_parent(const Options& options) {
+#if defined(__linux__)
+    if (options.parent_pid > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != static_cast<pid_t>(options.parent_pid)) {
+            return false;
+        }
+    }
+#else
+    (void)options;  // Windows/macOS: not done (see plugin/host/README.md)
+#endif
+    return true;
+}
+
+int host_main(int argc, char** argv);
+
 }  // namespace
 
+// No exception leaves the host: out of memory (std::bad_alloc) is an error message and exit code 6.
 int main(int argc, char** argv) {
+    try {
+        return host_main(argc, argv);
+    } catch (const std::bad_alloc&) {
+        std::fputs(
+            "oe-pyproc-host: error: out of memory (a memory limit, or a stream too large for this machine: "
+            "fewer channels or a smaller block)\n",
+            stderr);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "oe-pyproc-host: error: internal error: %s\n", error.what());
+    } catch (...) {
+        std::fputs("oe-pyproc-host: error: internal error (unknown exception)\n", stderr);
+    }
+    return kExitInternal;
+}
+
+namespace {
+
+int host_main(int argc, char** argv) {
 #if defined(_WIN32)
     // argv is in the ANSI code page: take the UTF-16 command line and make it UTF-8, as the loader's paths are.
     std::vector<std::string> utf8_arguments;
@@ -576,6 +705,10 @@ int main(int argc, char** argv) {
     if (parsed == ParseResult::Error) {
         std::fprintf(stderr, "oe-pyproc-host: error: %s\nRun `oe-pyproc-host --help` for the flags.\n",
                      problem.c_str());
+        return kExitUsage;
+    }
+    if (!die_with_parent(options)) {
+        std::fputs("oe-pyproc-host: error: the process that started the host has already ended\n", stderr);
         return kExitUsage;
     }
 
@@ -682,18 +815,29 @@ int main(int argc, char** argv) {
     sink.report = &report;
     sink.current_block = &run.current_block();
     api->set_log_callback(on_bridge_log, &sink);
+    AbandonContext abandon{&options, &report, &run, &sink, report_fd};
+    api->set_abandon_callback(on_abandoned, &abandon);
 
     int status = run.load_instances();
     if (status != kExitOk) {
         std::fprintf(stderr, "oe-pyproc-host: error: %s\n", report.fatal->message.c_str());
         run.destroy_all();
+        api->set_abandon_callback(nullptr, nullptr);
         api->set_log_callback(nullptr, nullptr);
         return finish(options, report, status, report_fd);
     }
     run.start();
-    status = run.run(*source, output.get());
+    try {
+        status = run.run(*source, output.get());
+    } catch (const std::bad_alloc&) {  // the host's own buffers (a stream too large for the memory limit)
+        report.fatal = Fatal{"internal", "out of memory for the stream's buffers (" + std::to_string(options.channels) +
+                                             " channels x " + std::to_string(options.callback_size) +
+                                             " samples): fewer channels or a smaller block"};
+        status = kExitInternal;
+    }
     run.stop();
     run.destroy_all();
+    api->set_abandon_callback(nullptr, nullptr);
     api->set_log_callback(nullptr, nullptr);
     const double stream_seconds = static_cast<double>(report.stream.samples) / options.sample_rate;
     if (report.run.wall_time_s > 0) {
@@ -709,8 +853,10 @@ int main(int argc, char** argv) {
     if (status == kExitOk && report.error_total > 0) {
         status = kExitScriptRaised;
     }
-    if (status == kExitIo) {
+    if (status == kExitIo || status == kExitInternal) {
         std::fprintf(stderr, "oe-pyproc-host: error: %s\n", report.fatal ? report.fatal->message.c_str() : "I/O error");
     }
     return finish(options, report, status, report_fd);
 }
+
+}  // namespace

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "oe_pyproc_script_session.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -58,11 +60,16 @@ Raw input:    --input FILE|-  --input-format float32|int16  --input-scale S  --e
 Output:       --output FILE|-  --json  --json-file PATH
 Instances:    --instances N  --policy bypass|continue  --record-dir DIR  --reload-at-block N
               --reload-wait-stdin  --reload-concurrent  --remove-at-block N:I  --audio-restarts N
-              --max-events N
+              --max-events N  --watchdog S  --load-watchdog S (60)  --parent-pid PID
 
 Exit codes: 0 ok, 1 a script raised, 2 bad arguments, 3 no valid Home / Python did not start,
-4 script could not be loaded, 5 input/output problem. Details: plugin/host/README.md.
+4 script could not be loaded, 5 input/output problem, 6 out of memory / internal error.
+Details: plugin/host/README.md.
 )";
+}
+
+double Options::call_limit_s() const {
+    return watchdog_s >= 0 ? watchdog_s : adapter::default_call_limit_seconds(max_block_samples(), sample_rate);
 }
 
 ParseResult parse_options(int argc, char** argv, Options& options, std::string& problem) {
@@ -157,6 +164,9 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
           },
           "BLOCK:INSTANCE"}},
         {"--audio-restarts", {integer(options.audio_restarts, 0, 1000), "an integer in 0..1000"}},
+        {"--watchdog", {real(options.watchdog_s, 0, 86400), "seconds (0: off)"}},
+        {"--load-watchdog", {real(options.load_watchdog_s, 0, 86400), "seconds (0: off)"}},
+        {"--parent-pid", {integer(options.parent_pid, 1, INT32_MAX), "a process id"}},
         {"--max-events", {integer(options.max_events, 0, int64_t(1) << 32), "a non-negative integer"}},
     };
     std::map<std::string, bool*> flags = {

@@ -14,6 +14,7 @@ enum ExitCode {
     kExitHome = 3,
     kExitScript = 4,
     kExitIo = 5,
+    kExitInternal = 6,  // out of memory (std::bad_alloc) or another internal error of the host
 };
 
 struct Removal {
@@ -70,6 +71,12 @@ struct Options {
     std::vector<Removal> removals;
     int audio_restarts = 0;
     int64_t max_events = 10000;
+    // watchdog (bridge set_watchdog); < 0: the adapter's default (10 block budgets, at least 1 s)
+    double watchdog_s = -1.0;
+    double load_watchdog_s = 60.0;
+    int64_t parent_pid = 0;  // Linux: the host dies with this process (PR_SET_PDEATHSIG), checked at start
+
+    double call_limit_s() const;
 
     int max_block_samples() const { return block_size + block_jitter; }
 };

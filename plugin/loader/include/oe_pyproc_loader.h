@@ -90,7 +90,9 @@ std::string default_gui_root();
 // File name of the bridge for a Python version, e.g. "oe_pyproc_bridge_cp310.bridge".
 std::string bridge_file_name(int major, int minor);
 
-// `text` as a JSON string literal (quotes, escapes, control characters as \u00XX); UTF-8 passes through.
+// `text` as a JSON string literal (quotes, escapes, control characters as \u00XX); UTF-8 passes through,
+// each byte that is not part of well-formed UTF-8 becomes \udcXX (Python's surrogateescape: json.loads then
+// os.fsencode restore the bytes).
 // Shared by the host's report and the adapter's status so both write the same JSON.
 std::string json_quote(const std::string& text);
 // Architectures in an executable or library: ELF, Mach-O (thin or universal) or PE, from its header;

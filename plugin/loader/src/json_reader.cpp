@@ -240,9 +240,60 @@ std::string read_json_object_strings(const std::string& text, std::map<std::stri
     }
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF), 0 when the bytes there are not one.
+size_t utf8_sequence_length(const std::string& text, size_t i) {
+    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        low = lead == 0xE0 ? 0xA0 : 0x80;
+        high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        low = lead == 0xF0 ? 0x90 : 0x80;
+        high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (i + length > text.size() || byte(i + 1) < low || byte(i + 1) > high) {
+        return 0;
+    }
+    for (size_t k = 2; k < length; ++k) {
+        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) {
+            return 0;
+        }
+    }
+    return length;
+}
+
+}  // namespace
+
 std::string json_quote(const std::string& text) {
     std::string out = "\"";
-    for (const unsigned char c : text) {
+    char escaped[8];
+    for (size_t i = 0; i < text.size();) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            const size_t length = utf8_sequence_length(text, i);
+            if (length > 0) {
+                out.append(text, i, length);
+                i += length;
+            } else {
+                // Not UTF-8 (a file name's raw bytes on POSIX): escaped as Python's surrogateescape does, so
+                // json.loads + os.fsencode give the original bytes back, and the document stays valid UTF-8.
+                std::snprintf(escaped, sizeof(escaped), "\\udc%02x", c);
+                out += escaped;
+                ++i;
+            }
+            continue;
+        }
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -251,13 +302,13 @@ std::string json_quote(const std::string& text) {
             case '\t': out += "\\t"; break;
             default:
                 if (c < 0x20) {
-                    char escaped[8];
                     std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
                     out += escaped;
                 } else {
                     out += static_cast<char>(c);
                 }
         }
+        ++i;
     }
     return out + "\"";
 }
