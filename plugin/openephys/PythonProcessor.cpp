@@ -50,6 +50,15 @@ void logFromBridge(void*, int level, uint64_t instanceId, const char* message) {
     }
 }
 
+// Output events the script queued (add_python_event) that no block will carry, as its instance goes away.
+void logUndelivered(uint64_t events) {
+    if (events > 0) {
+        LOGC("Python Processor: ", static_cast<int64>(events),
+             " output event(s) queued by the script were dropped: its instance was removed before a block "
+             "carried them");
+    }
+}
+
 }  // namespace
 
 PythonProcessor::PythonProcessor()
@@ -68,6 +77,7 @@ PythonProcessor::~PythonProcessor() {
     homeChecks.reset();
     scriptLoads.reset();
     homeSearch.reset();
+    logUndelivered(session.close());
 }
 
 AudioProcessorEditor* PythonProcessor::createEditor() {
@@ -269,7 +279,7 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
         cancelPendingWork();
         scriptNeedsLoad = false;
         loadedScriptPath.clear();
-        session.unload();
+        logUndelivered(session.unload());
         return;
     }
     if (!forceReload && ((scriptPath == loadedScriptPath && session.state().loaded) ||
@@ -286,7 +296,7 @@ void PythonProcessor::applyScriptParameter(bool forceReload) {
     if (!scriptFile.existsAsFile()) {
         cancelPendingWork();
         loadedScriptPath.clear();
-        session.unload();
+        logUndelivered(session.unload());
         session.set_external_error("script not found: " + scriptPath.toStdString());
         LOGE("Python Processor: script not found: ", scriptPath);
         return;
@@ -432,6 +442,15 @@ String PythonProcessor::handleConfigMessage(const String& message) {
         case adapter::ConfigCommand::Kind::SetPolicy:
             getParameter("error_policy")->setNextValue(command.policy == adapter::ErrorPolicy::Continue ? 1 : 0);
             return String("error policy: ") + adapter::to_string(command.policy);
+        case adapter::ConfigCommand::Kind::SetWatchdog:
+        case adapter::ConfigCommand::Kind::SetLoadWatchdog: {
+            const bool load = command.kind == adapter::ConfigCommand::Kind::SetLoadWatchdog;
+            (load ? loadWatchdogSeconds : watchdogSeconds) =
+                command.seconds >= 0 || !load ? command.seconds : adapter::kDefaultLoadWatchdogSeconds;
+            applyWatchdog();
+            return String(load ? "load watchdog: " : "watchdog: ") +
+                   (command.seconds < 0 ? String("default") : String(command.seconds) + " s");
+        }
         case adapter::ConfigCommand::Kind::Status: return String::fromUTF8(adapter::status_json(getStatus()).c_str());
         case adapter::ConfigCommand::Kind::LastError: return getFullError();
         case adapter::ConfigCommand::Kind::Unknown: break;
@@ -450,6 +469,7 @@ bool PythonProcessor::startAcquisition() {
         api->reset_thread_states();  // the audio device (re)starts: its thread gets a fresh thread state
     }
     session.prepare(std::max(getBlockSize(), 1024) * 2);
+    applyWatchdog();
     int status = session.start_acquisition();
     if (status == OE_PYPROC_SCRIPT_ERROR) {
         LOGE("Python Processor: start_acquisition raised:\n", session.state().last_error);
@@ -463,6 +483,13 @@ bool PythonProcessor::stopAcquisition() {
         LOGE("Python Processor: stop_acquisition raised:\n", session.state().last_error);
     }
     return true;
+}
+
+void PythonProcessor::applyWatchdog() {
+    const double callLimit = watchdogSeconds >= 0 ? watchdogSeconds
+                                                  : adapter::default_call_limit_seconds(std::max(getBlockSize(), 1),
+                                                                                        selected.stream.sample_rate);
+    session.set_watchdog(callLimit, loadWatchdogSeconds);
 }
 
 String PythonProcessor::recordingDirectory() const {

@@ -78,6 +78,8 @@ private:
     // Brings the session in line with the parameters: load, unload or reinit the script.
     void applyScriptParameter(bool forceReload);
     void selectStream();
+    // The watchdog's limits onto the session: the config message's, else the defaults for this block size.
+    void applyWatchdog();
     void logLines(const std::vector<std::string>& lines);
     String recordingDirectory() const;
 
@@ -86,8 +88,10 @@ private:
     String loadedScriptPath;  // the path the session holds (to tell a real change from a re-set)
     std::string homeProblem;  // why no Home is used, for the status line
     bool chooserRequested = false;
-    bool scriptNeedsLoad = false;  // a script_path set while the chain was loading (no streams yet)
-    std::string checkingHome;      // the Home a running background check looks at first, for the status
+    bool scriptNeedsLoad = false;   // a script_path set while the chain was loading (no streams yet)
+    double watchdogSeconds = -1.0;  // config message "watchdog"; < 0: the default (10 block budgets, >= 1 s)
+    double loadWatchdogSeconds = oe_pyproc::adapter::kDefaultLoadWatchdogSeconds;
+    std::string checkingHome;  // the Home a running background check looks at first, for the status
     std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeChecks;
     std::unique_ptr<oe_pyproc::adapter::ScriptLoads> scriptLoads;      // uses `session`: declared after it
     std::unique_ptr<oe_pyproc::adapter::BackgroundChecks> homeSearch;  // findHomes()

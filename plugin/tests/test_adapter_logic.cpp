@@ -266,6 +266,15 @@ TEST_CASE("config messages") {
     CHECK(unknown.kind == ConfigCommand::Kind::Unknown);
     CHECK_CONTAINS(unknown.problem, "accepted: reload");
     CHECK(parse_config_message("reload now").kind == ConfigCommand::Kind::Unknown);
+    ConfigCommand watchdog = parse_config_message("watchdog 2.5");
+    CHECK(watchdog.kind == ConfigCommand::Kind::SetWatchdog && watchdog.seconds == 2.5);
+    ConfigCommand load_watchdog = parse_config_message("LOAD_WATCHDOG 0");
+    CHECK(load_watchdog.kind == ConfigCommand::Kind::SetLoadWatchdog && load_watchdog.seconds == 0.0);
+    CHECK(parse_config_message("watchdog default").seconds < 0);
+    for (const char* bad : {"watchdog -1", "watchdog nan", "watchdog 1e9", "watchdog 2s", "watchdog"}) {
+        CHECK(parse_config_message(bad).kind == ConfigCommand::Kind::Unknown);
+    }
+    CHECK_CONTAINS(parse_config_message("watchdog soon").problem, "0..86400");
     CHECK(parse_config_message("").kind == ConfigCommand::Kind::Unknown);
     CHECK(!policy_from_string("").has_value());
     CHECK_EQ(std::string(to_string(ErrorPolicy::Continue)), std::string("continue"));

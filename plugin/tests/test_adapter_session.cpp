@@ -7,6 +7,7 @@
 #include "oe_pyproc_adapter_logic.h"
 #include "oe_pyproc_script_session.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -130,6 +131,54 @@ TEST_CASE("a script doubles the selected channels in place and answers events sa
         adapter_check::fail(__FILE__, __LINE__, "unexpected error: " + state.last_error);
     }
     CHECK_EQ(session.stop_acquisition(), int(OE_PYPROC_OK));
+    {  // an event queued by a last block and never drained: unloading reports it as dropped
+        ScriptSession::Block block(session);
+        oe_pyproc_block data = buffer.block(first);
+        CHECK_EQ(block.process(data, 30000.0), int(OE_PYPROC_OK));
+    }
+    CHECK_EQ(session.unload(), uint64_t(1));
+}
+
+TEST_CASE("the watchdog stops an endless loop in process; the session goes on bypassing the script") {
+    const char* endless =
+        "class PyProcessor:\n"
+        "    def __init__(self, processor, num_channels, sample_rate):\n"
+        "        pass\n"
+        "    def process(self, data):\n"
+        "        while True:\n"
+        "            pass\n";
+    ScriptSession session(7);
+    session.attach(g_api);
+    session.set_watchdog(0.2, 5.0);
+    CHECK_EQ(session.load(write_script("endless.py", endless).string(), kChannels, 30000.0), int(OE_PYPROC_OK));
+    CHECK_EQ(session.prepare(kCallback), int(OE_PYPROC_OK));
+    Buffer buffer;
+    buffer.fill(0);
+    const auto started = std::chrono::steady_clock::now();
+    {
+        ScriptSession::Block block(session);
+        oe_pyproc_block data = buffer.block(0);
+        CHECK_EQ(block.process(data, 30000.0), int(OE_PYPROC_SCRIPT_ERROR));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    CHECK(seconds >= 0.2 && seconds < 1.0);
+    SessionState state = session.state();
+    CHECK(state.faulted);
+    CHECK_CONTAINS(state.last_error, "WatchdogTimeout");
+    CHECK_CONTAINS(state.last_error, "process() ran for");
+    CHECK_CONTAINS(state.last_error, "over the watchdog limit of 0.2 s");
+    {
+        ScriptSession::Block block(session);
+        oe_pyproc_block data = buffer.block(0);
+        CHECK_EQ(block.process(data, 30000.0), int(OE_PYPROC_BYPASSED));
+    }
+    bool untouched = true;
+    for (int c = 0; c < kChannels; ++c) {
+        for (int s = 0; s < kSamples; ++s) {
+            untouched = untouched && buffer.rows[c][s] == buffer.expected(c, s, 0);
+        }
+    }
+    CHECK(untouched);
 }
 
 TEST_CASE("a block arriving while the session is busy passes through unchanged") {

@@ -168,3 +168,36 @@ def test_environment_is_not_trusted(host: Path, run_home: Path, tmp_path: Path) 
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_non_utf8_folder_gives_a_valid_json_report(host: Path, run_home: Path, tmp_path: Path) -> None:
+    """The report is valid UTF-8 JSON; the folder's bytes come back with os.fsencode (escaped \\udcXX)."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9-\xff"))
+    folder.mkdir()
+    script = script_doing(folder, "plain", "pass")
+    completed = subprocess.run(
+        [str(host), "--script", str(script), "--python-home", str(run_home), "--no-default-home", "--json"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout.decode("utf-8"))  # strict: raw non-UTF-8 bytes would fail here
+    assert os.fsencode(report["instances"][0]["script"]) == bytes(script)
+    result = run_script(host, run_home, script, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["report"]["instances"][0]["script"] == str(script)
+    # A script there that raises: its traceback (which names the folder) is kept whole.
+    raising = script_doing(folder, "raising", "raise ValueError('boom')", at_block=1)
+    completed = subprocess.run(
+        [str(host), "--script", str(raising), "--python-home", str(run_home), "--no-default-home", "--json"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr
+    error = json.loads(completed.stdout.decode("utf-8"))["errors"][0]
+    assert error["message"] == "ValueError: boom", error
+    assert bytes(raising) in os.fsencode(error["traceback"]), error["traceback"]

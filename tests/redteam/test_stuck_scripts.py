@@ -461,4 +461,5 @@ def test_a_stream_too_large_for_the_memory_limit_is_a_clear_error(
         assert report["stream"]["samples"] == 3 * block
     else:
         assert completed.returncode == 6, completed.stderr
-        assert report["fatal"]["stage"] == "internal" and "memory" in report["fatal"]["message"], report["fatal"]
+        fatal = report["fatal"]
+        assert fatal["stage"] == "internal" and "memory" in fatal["message"], fatal

@@ -151,13 +151,23 @@ const char* to_string(ErrorPolicy policy);
 std::optional<ErrorPolicy> policy_from_string(const std::string& text);
 
 struct ConfigCommand {
-    enum class Kind { Reload, SetPolicy, Status, LastError, Unknown } kind = Kind::Unknown;
+    enum class Kind {
+        Reload,
+        SetPolicy,
+        SetWatchdog,
+        SetLoadWatchdog,
+        Status,
+        LastError,
+        Unknown
+    } kind = Kind::Unknown;
     ErrorPolicy policy = ErrorPolicy::Bypass;  // SetPolicy
+    double seconds = 0.0;                      // SetWatchdog, SetLoadWatchdog: the limit (0: off; < 0: default)
     std::string problem;                       // Unknown: what was wrong, with the accepted commands
 };
 
 // Accepted (case-insensitive, surrounding blanks ignored): "reload", "policy bypass", "policy continue",
-// "status", "last_error".
+// "watchdog <seconds>|default", "load_watchdog <seconds>|default" (0: off; at most a day), "status",
+// "last_error".
 ConfigCommand parse_config_message(const std::string& text);
 
 // ---------------------------------------------------------------------------------------------------------

@@ -93,7 +93,9 @@ public:
     int adopt(PreparedScript prepared);
     uint64_t instance_id() const { return instance_id_; }
     int reinit(int num_channels, double sample_rate);  // stream/channel-count change, no re-import
-    void unload();  // no script: the instance is replaced by a fresh one (the old processor handle raises)
+    // No script: the instance is replaced by a fresh one (the old processor handle raises). Returns the output
+    // events still queued, which no block will carry any more (for the caller to count or log as dropped).
+    uint64_t unload();
     // The instance is destroyed (the processor is removed). Output events still queued are not delivered
     // any more: returns how many, for the caller to count as dropped.
     uint64_t close();

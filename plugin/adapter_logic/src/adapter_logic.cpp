@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -281,7 +282,9 @@ std::vector<std::string> split_words(const std::string& text) {
     return words;
 }
 
-constexpr const char* kAcceptedCommands = "accepted: reload, policy bypass|continue, status, last_error";
+constexpr const char* kAcceptedCommands =
+    "accepted: reload, policy bypass|continue, watchdog <seconds>|default, load_watchdog <seconds>|default, status, "
+    "last_error";
 }  // namespace
 
 const char* to_string(ErrorPolicy policy) {
@@ -314,6 +317,18 @@ ConfigCommand parse_config_message(const std::string& text) {
             command.policy = *policy;
         } else {
             command.problem = "unknown policy '" + words[1] + "' (bypass or continue)";
+        }
+    } else if (words.size() == 2 && (words[0] == "watchdog" || words[0] == "load_watchdog")) {
+        char* end = nullptr;
+        const double seconds = words[1] == "default" ? -1.0 : std::strtod(words[1].c_str(), &end);
+        const bool valid = words[1] == "default" || (end != nullptr && *end == '\0' && std::isfinite(seconds) &&
+                                                     seconds >= 0 && seconds <= 86400);
+        if (valid) {
+            command.kind =
+                words[0] == "watchdog" ? ConfigCommand::Kind::SetWatchdog : ConfigCommand::Kind::SetLoadWatchdog;
+            command.seconds = seconds;
+        } else {
+            command.problem = "'" + words[1] + "' is not a number of seconds in 0..86400 (0: off) or 'default'";
         }
     } else {
         command.problem = "unknown command '" + text + "' (" + kAcceptedCommands + ")";

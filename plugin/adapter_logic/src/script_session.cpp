@@ -162,19 +162,20 @@ int ScriptSession::reinit(int num_channels, double sample_rate) {
     return after_call(api_->reinit(instance_, num_channels, sample_rate));
 }
 
-void ScriptSession::unload() {
+uint64_t ScriptSession::unload() {
     std::lock_guard<std::mutex> lock(mutex_);
     script_path_.clear();
     last_error_.clear();
     loaded_ = false;
     if (instance_ == nullptr) {
-        return;
+        return 0;
     }
-    destroy_instance();
+    const uint64_t undelivered = destroy_instance();
     instance_ = api_->create(instance_id_);
     if (instance_ != nullptr) {
         configure_instance();
     }
+    return undelivered;
 }
 
 uint64_t ScriptSession::close() {

@@ -175,9 +175,9 @@ typedef struct oe_pyproc_instance_state {
  * call returns: get_last_error ends with "process() ran for X s, over the watchdog limit of Y s".
  * Code that does not return to the interpreter (time.sleep, C code holding the GIL) cannot be interrupted:
  * when a call is still running max(limit, 1 s) after its limit, the abandon callback is called once for it,
- * from the watchdog thread (no GIL held; it must not call into the bridge). The caller decides: the host
- * ends its run with a report; the GUI adapter says so in its status (its audio thread waits for the call,
- * the instance is bypassed once it returns). */
+ * from the watchdog thread (no GIL held; of the bridge it may call get_state only), and the bridge logs it.
+ * The caller decides: the host ends its run with a report; the GUI adapter only logs it (its audio thread
+ * waits for the call, the instance is bypassed once it returns). */
 typedef void (*oe_pyproc_abandon_fn)(void* user, uint64_t instance_id, const char* method, double seconds,
                                      double limit_seconds);
 

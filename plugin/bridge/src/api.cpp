@@ -473,8 +473,9 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         PyObject* view = instance->view.get();
         point_view(view, data, block->num_channels, block->num_samples, stride);
         instance->block_samples = block->num_samples;
+        // Before script_start: the watchdog's own cost counts as the bridge's overhead, not the script's.
+        WatchedCall watched(*instance->watch, "process", WatchedCall::Kind::Call);
         const auto script_start = Clock::now();
-        WatchedCall watched(*instance->watch, "process", WatchedCall::Kind::Call, script_start);
         // Looked up on every call, as upstream does: `self.process = self.other` takes effect.
         static PyObject* const process_name = PyUnicode_InternFromString("process");
         PyObject* returned = PyObject_CallMethodOneArg(instance->processor.get(), process_name, view);
@@ -663,8 +664,18 @@ void fault_after_exception(oe_pyproc_instance* opaque, const char* what) noexcep
     }
 }
 
+void log_after_exception(const char* what) noexcept {
+    try {
+        log_message(OE_PYPROC_LOG_ERROR, 0, std::string("internal error in the bridge: ") + what);
+    } catch (...) {
+        // Out of memory even for the message: the status code still says it.
+    }
+}
+
 template <typename Other>
-void fault_after_exception(Other, const char*) noexcept {}  // entries without an instance to fault
+void fault_after_exception(Other, const char* what) noexcept {  // entries without an instance to fault
+    log_after_exception(what);
+}
 
 template <typename First, typename... Rest>
 First first_of(First first, Rest...) {
@@ -681,20 +692,24 @@ template <typename Result, typename... Args>
 struct Guarded<Result (*)(Args...)> {
     template <Result (*Function)(Args...), auto Fallback>
     static Result call(Args... args) noexcept {
-        const char* what = "unknown C++ exception";
         try {
             return Function(args...);
         } catch (const std::bad_alloc&) {
-            what = "out of memory (std::bad_alloc)";
+            failed("out of memory (std::bad_alloc)", args...);
         } catch (const std::exception& error) {
-            what = error.what();
+            failed(error.what(), args...);  // inside the handler: what() lives as long as the exception
         } catch (...) {
-        }
-        if constexpr (sizeof...(Args) > 0) {
-            fault_after_exception(first_of(args...), what);
+            failed("unknown C++ exception", args...);
         }
         if constexpr (!std::is_void_v<Result>) {
             return static_cast<Result>(Fallback);
+        }
+    }
+    static void failed(const char* what, Args... args) noexcept {
+        if constexpr (sizeof...(Args) > 0) {
+            fault_after_exception(first_of(args...), what);
+        } else {
+            log_after_exception(what);
         }
     }
 };

@@ -9,6 +9,24 @@
 
 namespace oe_pyproc {
 
+namespace {
+
+// A str as bytes: UTF-8, with a file name's undecodable bytes (lone surrogates from surrogateescape) given
+// back as they were; strict UTF-8 would lose the whole traceback of a script in such a folder.
+bool text_of(PyObject* unicode, std::string& out) {
+    PyRef bytes(unicode != nullptr && PyUnicode_Check(unicode)
+                    ? PyUnicode_AsEncodedString(unicode, "utf-8", "surrogateescape")
+                    : nullptr);
+    if (!bytes) {
+        PyErr_Clear();
+        return false;
+    }
+    out.assign(PyBytes_AS_STRING(bytes.get()), static_cast<size_t>(PyBytes_GET_SIZE(bytes.get())));
+    return true;
+}
+
+}  // namespace
+
 std::string fetch_error_text() {
     PyObject* type = nullptr;
     PyObject* value = nullptr;
@@ -20,19 +38,15 @@ std::string fetch_error_text() {
     if (interp().format_function != nullptr && type != nullptr) {
         PyRef formatted(PyObject_CallFunctionObjArgs(interp().format_function, type, value ? value : Py_None,
                                                      traceback ? traceback : Py_None, nullptr));
-        if (formatted && PyUnicode_Check(formatted.get())) {
-            const char* utf8 = PyUnicode_AsUTF8(formatted.get());
-            if (utf8 != nullptr) {
-                text = utf8;
-            }
-        }
         PyErr_Clear();
+        text_of(formatted.get(), text);
     }
     if (text.empty() && value != nullptr) {
         PyRef repr(PyObject_Str(value));
-        const char* utf8 = repr ? PyUnicode_AsUTF8(repr.get()) : nullptr;
-        text = utf8 != nullptr ? utf8 : "unknown Python error";
         PyErr_Clear();
+        if (!text_of(repr.get(), text)) {
+            text = "unknown Python error";
+        }
     }
     if (text.empty()) {
         text = "unknown Python error";

@@ -81,14 +81,10 @@ void run_watchdog() {
         overdue.clear();
         abandoned.clear();
         PyObject* exception = nullptr;
-        oe_pyproc_abandon_fn abandon_fn = nullptr;
-        void* abandon_user = nullptr;
         {
             WatchdogThread& state = watchdog();
             std::lock_guard<std::mutex> lock(state.mutex);
             exception = state.exception;
-            abandon_fn = state.abandon_fn;
-            abandon_user = state.abandon_user;
             const int64_t now = steady_ns(Clock::now());
             for (const auto& slot : state.slots) {
                 const int64_t started = slot->started_ns.load(std::memory_order_acquire);
@@ -113,9 +109,12 @@ void run_watchdog() {
                         std::string(call.method) + "() has run for " + seconds_text(call.ran_ns) +
                             " and the watchdog's exception has not stopped it (it is in C code or a sleep): the "
                             "instance is abandoned and bypassed once the call returns");
-            if (abandon_fn != nullptr) {
-                abandon_fn(abandon_user, call.instance_id, call.method, static_cast<double>(call.ran_ns) / 1e9,
-                           static_cast<double>(call.limit_ns) / 1e9);
+            // Under the lock: once set_abandon_callback(nullptr) has returned, the old callback is not running.
+            WatchdogThread& state = watchdog();
+            std::lock_guard<std::mutex> lock(state.mutex);
+            if (state.abandon_fn != nullptr) {
+                state.abandon_fn(state.abandon_user, call.instance_id, call.method,
+                                 static_cast<double>(call.ran_ns) / 1e9, static_cast<double>(call.limit_ns) / 1e9);
             }
         }
         if (!overdue.empty() && exception != nullptr && !watchdog().interrupting.exchange(true)) {
