@@ -32,6 +32,12 @@ WatchdogThread& watchdog() {
     return *state;
 }
 
+// "process()", or what a load is, for messages.
+std::string call_name(const char* method) {
+    return std::string(method) == "load" ? std::string("loading the script (import and __init__)")
+                                         : std::string(method) + "()";
+}
+
 std::string seconds_text(int64_t ns) {
     char text[32];
     std::snprintf(text, sizeof(text), "%.3g s", static_cast<double>(ns) / 1e9);
@@ -41,7 +47,7 @@ std::string seconds_text(int64_t ns) {
 // Raises the exception into every overdue call still running; takes the GIL (waits for the stuck thread's
 // next switch interval; for a thread that holds the GIL in C code, as long as that lasts: hence its own
 // thread, so that the watchdog goes on and can give the call up).
-void interrupt(const std::vector<std::shared_ptr<WatchSlot>>& overdue, PyObject* exception) {
+void interrupt(const std::vector<std::shared_ptr<WatchSlot>>& overdue, PyObject* exception) noexcept {
     struct Done {
         ~Done() { watchdog().interrupting.store(false); }
     } done;
@@ -58,10 +64,14 @@ void interrupt(const std::vector<std::shared_ptr<WatchSlot>>& overdue, PyObject*
         slot->interrupted_ns.store(now);
         PyThreadState_SetAsyncExc(slot->thread_ident.load(), exception);
         if (first) {
-            log_message(OE_PYPROC_LOG_WARNING, slot->instance_id,
-                        std::string(slot->method.load()) + "() has run for " + seconds_text(now - started) +
-                            ", over the watchdog limit of " + seconds_text(limit) +
-                            ": interrupting it (WatchdogTimeout raised in the script)");
+            try {
+                log_message(OE_PYPROC_LOG_WARNING, slot->instance_id,
+                            call_name(slot->method.load()) + " has run for " + seconds_text(now - started) +
+                                ", over the watchdog limit of " + seconds_text(limit) +
+                                ": interrupting it (WatchdogTimeout raised in the script)");
+            } catch (...) {
+                // Out of memory for the message: the fault itself is recorded when the call returns.
+            }
         }
     }
 }
@@ -73,52 +83,67 @@ struct Abandoned {
     int64_t limit_ns;
 };
 
+// One round: which calls are over their limit, which are given up on. Throws only std::bad_alloc/system_error.
+void watch_round(std::vector<std::shared_ptr<WatchSlot>>& overdue, std::vector<Abandoned>& abandoned) {
+    overdue.clear();
+    abandoned.clear();
+    PyObject* exception = nullptr;
+    {
+        WatchdogThread& state = watchdog();
+        std::lock_guard<std::mutex> lock(state.mutex);
+        exception = state.exception;
+        const int64_t now = steady_ns(Clock::now());
+        for (const auto& slot : state.slots) {
+            const int64_t started = slot->started_ns.load(std::memory_order_acquire);
+            const int64_t limit = slot->limit_ns.load(std::memory_order_relaxed);
+            const int64_t interrupted = slot->interrupted_ns.load(std::memory_order_relaxed);
+            if (started == 0 || limit <= 0 || now - started <= limit) {
+                continue;
+            }
+            // Interrupted again once per limit while it goes on (a script that catches the exception
+            // and carries on); given up on once, when even that did not end it.
+            if (interrupted == 0 || now - interrupted >= limit) {
+                overdue.push_back(slot);
+            }
+            if (now - started > limit + abandon_grace_ns(limit) && !slot->abandoned.load()) {
+                slot->abandoned.store(true);
+                abandoned.push_back(Abandoned{slot->instance_id, slot->method.load(), now - started, limit});
+            }
+        }
+    }
+    for (const Abandoned& call : abandoned) {
+        log_message(OE_PYPROC_LOG_ERROR, call.instance_id,
+                    call_name(call.method) + " has run for " + seconds_text(call.ran_ns) +
+                        " and the watchdog's exception has not stopped it (it is in C code or a sleep): the "
+                        "instance is abandoned and bypassed once the call returns");
+        // Under the lock: once set_abandon_callback(nullptr) has returned, the old callback is not running.
+        WatchdogThread& state = watchdog();
+        std::lock_guard<std::mutex> lock(state.mutex);
+        if (state.abandon_fn != nullptr) {
+            state.abandon_fn(state.abandon_user, call.instance_id, call.method, static_cast<double>(call.ran_ns) / 1e9,
+                             static_cast<double>(call.limit_ns) / 1e9);
+        }
+    }
+    if (!overdue.empty() && exception != nullptr && !watchdog().interrupting.exchange(true)) {
+        try {
+            std::thread(interrupt, overdue, exception).detach();
+        } catch (...) {
+            watchdog().interrupting.store(false);  // tried again next round
+            throw;
+        }
+    }
+}
+
 void run_watchdog() {
     std::vector<std::shared_ptr<WatchSlot>> overdue;
     std::vector<Abandoned> abandoned;
     for (;;) {
         std::this_thread::sleep_for(kPollInterval);
-        overdue.clear();
-        abandoned.clear();
-        PyObject* exception = nullptr;
-        {
-            WatchdogThread& state = watchdog();
-            std::lock_guard<std::mutex> lock(state.mutex);
-            exception = state.exception;
-            const int64_t now = steady_ns(Clock::now());
-            for (const auto& slot : state.slots) {
-                const int64_t started = slot->started_ns.load(std::memory_order_acquire);
-                const int64_t limit = slot->limit_ns.load(std::memory_order_relaxed);
-                const int64_t interrupted = slot->interrupted_ns.load(std::memory_order_relaxed);
-                if (started == 0 || limit <= 0 || now - started <= limit) {
-                    continue;
-                }
-                // Interrupted again once per limit while it goes on (a script that catches the exception
-                // and carries on); given up on once, when even that did not end it.
-                if (interrupted == 0 || now - interrupted >= limit) {
-                    overdue.push_back(slot);
-                }
-                if (now - started > limit + abandon_grace_ns(limit) && !slot->abandoned.load()) {
-                    slot->abandoned.store(true);
-                    abandoned.push_back(Abandoned{slot->instance_id, slot->method.load(), now - started, limit});
-                }
-            }
-        }
-        for (const Abandoned& call : abandoned) {
-            log_message(OE_PYPROC_LOG_ERROR, call.instance_id,
-                        std::string(call.method) + "() has run for " + seconds_text(call.ran_ns) +
-                            " and the watchdog's exception has not stopped it (it is in C code or a sleep): the "
-                            "instance is abandoned and bypassed once the call returns");
-            // Under the lock: once set_abandon_callback(nullptr) has returned, the old callback is not running.
-            WatchdogThread& state = watchdog();
-            std::lock_guard<std::mutex> lock(state.mutex);
-            if (state.abandon_fn != nullptr) {
-                state.abandon_fn(state.abandon_user, call.instance_id, call.method,
-                                 static_cast<double>(call.ran_ns) / 1e9, static_cast<double>(call.limit_ns) / 1e9);
-            }
-        }
-        if (!overdue.empty() && exception != nullptr && !watchdog().interrupting.exchange(true)) {
-            std::thread(interrupt, overdue, exception).detach();
+        try {
+            watch_round(overdue, abandoned);
+        } catch (...) {
+            // Out of memory or threads: nothing may end this thread (an exception here would abort the
+            // process); the next round tries again.
         }
     }
 }
