@@ -796,7 +796,7 @@ std::string inspect_home(const std::string& path_text, HomeInfo& info, HomeLayou
     return inspect_posix_home(path, info, home_layout == HomeLayout::MacOS);
 }
 
-Validation validate_home(const std::string& path, const ValidationOptions& options) {
+Validation validate_home(const std::string& path, const ValidationOptions& options) try {
     Validation validation;
     validation.reason = inspect_home(path, validation.info, options.layout);
     if (!validation.reason.empty()) {
@@ -848,6 +848,11 @@ Validation validate_home(const std::string& path, const ValidationOptions& optio
         validation.numpy_version = trim(run.output);
     }
     validation.ok = true;
+    return validation;
+} catch (const std::exception& failure) {
+    // Never throws (the adapter calls it from GUI callbacks): out of memory or a file system error is a reason.
+    Validation validation;
+    validation.reason = "the Home " + path + " could not be checked: " + failure.what();
     return validation;
 }
 
@@ -974,7 +979,8 @@ std::string Runtime::bridge_path() const {
     return bridge_path_;
 }
 
-const oe_pyproc_bridge_api* Runtime::start(const Validation& home, const std::string& bridge_dir, std::string& error) {
+const oe_pyproc_bridge_api* Runtime::start(const Validation& home, const std::string& bridge_dir,
+                                           std::string& error) try {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!home.ok) {
         error = "the Home was not validated: " + home.reason;
@@ -1032,6 +1038,10 @@ const oe_pyproc_bridge_api* Runtime::start(const Validation& home, const std::st
     home_ = home.info.path;
     bridge_path_ = bridge;
     return api_;
+} catch (const std::exception& failure) {
+    // No exception reaches the GUI's callbacks (out of memory, a file system error): an error like the others.
+    error = std::string("Python could not be started: ") + failure.what();
+    return nullptr;
 }
 
 }  // namespace oe_pyproc
