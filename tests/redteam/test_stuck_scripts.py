@@ -221,7 +221,8 @@ def test_the_watchdog_limit_follows_the_option_and_reacts_quickly(
     result = run_json(host, run_home, script, "--watchdog", "0.3")
     assert_faulted_and_went_on(result, "over the watchdog limit of 0.3 s")
     ran = float(result.errors_text().split("process() ran for ")[1].split(" s")[0])
-    assert 0.3 <= ran < 0.5, ran  # polled every 20 ms; the exception lands within a switch interval
+    # Polled every 20 ms, the exception lands within a switch interval: ~0.32 s; the slack is for a loaded CI.
+    assert 0.3 <= ran < 0.8, ran
 
 
 def test_a_script_swallowing_the_watchdog_exception_is_abandoned(
