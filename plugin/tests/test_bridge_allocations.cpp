@@ -101,14 +101,15 @@ int main(int argc, char** argv) {
     struct Case {
         const char* name;
         int row_stride;
-        bool strided;
+        bool zero_copy;
         uint32_t expected_path;
     };
-    const Case cases[] = {{"view", kSamples, false, OE_PYPROC_PATH_VIEW},
+    const Case cases[] = {{"view", kSamples, true, OE_PYPROC_PATH_VIEW},
+                          {"contiguous, staged", kSamples, false, OE_PYPROC_PATH_STAGING},
                           {"staging", kCallback, false, OE_PYPROC_PATH_STAGING},
                           {"strided", kCallback, true, OE_PYPROC_PATH_STRIDED}};
     for (const Case& test : cases) {
-        api->set_strided_view(instance, test.strided ? 1 : 0);
+        api->set_zero_copy(instance, test.zero_copy ? 1 : 0);
         std::vector<float> storage(static_cast<size_t>(kChannels) * test.row_stride, 0.0f);
         std::vector<float*> rows(kChannels);
         for (int c = 0; c < kChannels; ++c) {
@@ -166,9 +167,10 @@ int main(int argc, char** argv) {
                              "        for k, row in enumerate(self.rows):\n"
                              "            assert (row == first + k).all(), (k, row)\n";
     const Case keep_cases[] = {{"staging", kCallback, false, OE_PYPROC_PATH_STAGING},
-                               {"view", kSamples, false, OE_PYPROC_PATH_STAGING}};  // staging from its first keep
+                               {"view", kSamples, true, OE_PYPROC_PATH_STAGING}};  // staging from its first keep
     for (const Case& test : keep_cases) {
         oe_pyproc_instance* keeping = api->create(2);
+        api->set_zero_copy(keeping, test.zero_copy ? 1 : 0);
         CHECK(api->load_script(keeping, keeper.c_str(), kChannels, 30000.0) == OE_PYPROC_OK);
         CHECK(api->prepare(keeping, kCallback) == OE_PYPROC_OK);
         std::vector<float> storage(static_cast<size_t>(kChannels) * test.row_stride, 0.0f);

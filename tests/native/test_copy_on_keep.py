@@ -94,7 +94,7 @@ class PyProcessor:
 """
 
 
-# The GUI's layout (rows 1024 apart: the staging path) and contiguous rows (the zero-copy view path).
+# The GUI's layout (rows 1024 apart) and contiguous rows: both staged unless zero-copy is opted in.
 GUI_LAYOUT = ["--block-jitter", "0", "--callback-size", "1024"]
 
 
@@ -125,8 +125,8 @@ def test_every_keeping_idiom_holds_its_block(layout: list[str], home: Path, tmp_
     assert result.instance()["data_path"]["staging"] == 12  # kept from the first block: never zero-copy
 
 
-# Keeps nothing for its first blocks (zero-copy by then with contiguous rows), then the array itself and a
-# row of every block.
+# Keeps nothing for its first blocks (zero-copy by then, when opted in), then the array itself and a row of
+# every block.
 LATE_KEEPER = """
 import json
 
@@ -163,10 +163,25 @@ class PyProcessor:
 """
 
 
-# Zero-copy layouts: contiguous rows (the view path) and rows 1024 apart with the opt-in strided view.
+def test_a_late_keeper_on_contiguous_rows_is_exact_by_default(home: Path, tmp_path: Path) -> None:
+    """Without the zero-copy opt-in, contiguous rows are staged like the GUI's layout: no gap at all."""
+    result_file = tmp_path / "result.json"
+    body = LATE_KEEPER.format(result=str(result_file), keep_from=70)
+    script = write_script(tmp_path, "late.py", body)
+    source = tmp_path / "in.f32"
+    write_input(source, 80)
+    result = run_host("--script", script, "--input", source, *STREAM, "--contiguous", home=home)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result_file.read_text())
+    assert found["kept"] == 10
+    assert found["wrong_arrays"] == [] and found["wrong_rows"] == []
+    assert result.instance()["data_path"]["staging"] == 80
+
+
+# Opted-in zero-copy (--zero-copy): contiguous rows (the view path) and rows 1024 apart (the strided view).
 @pytest.mark.parametrize(
     ("layout", "zero_copy_path"),
-    [(["--contiguous"], "view"), (["--strided-view", "--block-jitter", "0"], "strided")],
+    [(["--contiguous", "--zero-copy"], "view"), (["--zero-copy", "--block-jitter", "0"], "strided")],
     ids=["view", "strided"],
 )
 def test_a_late_keeper_on_a_zero_copy_path_gets_its_blocks_copied(

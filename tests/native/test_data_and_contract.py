@@ -27,10 +27,13 @@ class PyProcessor:
 @pytest.mark.parametrize(
     ("flags", "path", "layout_check"),
     [
-        (["--contiguous"], "view", "data.flags.c_contiguous"),
+        # opted in: the view of contiguous rows, after the staging copies of the probation
+        (["--contiguous", "--zero-copy"], "view", "data.flags.c_contiguous"),
+        # by default contiguous rows are staged too (copy-on-keep without a gap)
+        (["--contiguous"], "staging", "data.flags.c_contiguous"),
         ([], "staging", "data.flags.c_contiguous"),
         # the strided view, or the staging copy during the probation after the load
-        (["--strided-view"], "strided", "data.flags.c_contiguous or data.strides == (4096, 4)"),
+        (["--zero-copy"], "strided", "data.flags.c_contiguous or data.strides == (4096, 4)"),
     ],
 )
 def test_data_paths_modify_the_buffer_in_place(

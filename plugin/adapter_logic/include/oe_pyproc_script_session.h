@@ -102,7 +102,7 @@ public:
     int prepare(int max_samples);
     void set_policy(ErrorPolicy policy);
     ErrorPolicy policy() const { return policy_; }
-    void set_strided_view(bool enabled);  // opt-in zero-copy strided view (bridge set_strided_view)
+    void set_zero_copy(bool enabled);  // opt-in zero-copy views of the caller's rows (bridge set_zero_copy)
     // The watchdog's limits in seconds (bridge set_watchdog; 0 turns one off): script calls on the audio
     // thread, and loading/acquisition calls on the message thread. Kept for instances made later.
     void set_watchdog(double call_limit_s, double load_limit_s);
@@ -165,7 +165,7 @@ private:
     std::string script_path_;
     std::string last_error_;
     ErrorPolicy policy_ = ErrorPolicy::Bypass;
-    bool strided_view_ = false;
+    bool zero_copy_ = false;
     double call_limit_s_ = kDefaultWatchdogFloorSeconds;
     double load_limit_s_ = kDefaultLoadWatchdogSeconds;
     int prepared_samples_ = 0;

@@ -69,7 +69,7 @@ uint64_t ScriptSession::destroy_instance() {
 
 void ScriptSession::configure_instance() {
     api_->set_policy(instance_, static_cast<int32_t>(policy_));
-    api_->set_strided_view(instance_, strided_view_ ? 1 : 0);
+    api_->set_zero_copy(instance_, zero_copy_ ? 1 : 0);
     api_->set_watchdog(instance_, call_limit_s_, load_limit_s_);
     if (prepared_samples_ > 0) {
         api_->prepare(instance_, prepared_samples_);
@@ -201,11 +201,11 @@ void ScriptSession::set_policy(ErrorPolicy policy) {
     }
 }
 
-void ScriptSession::set_strided_view(bool enabled) {
+void ScriptSession::set_zero_copy(bool enabled) {
     std::lock_guard<std::mutex> lock(mutex_);
-    strided_view_ = enabled;
+    zero_copy_ = enabled;
     if (instance_ != nullptr) {
-        api_->set_strided_view(instance_, enabled ? 1 : 0);
+        api_->set_zero_copy(instance_, enabled ? 1 : 0);
     }
 }
 

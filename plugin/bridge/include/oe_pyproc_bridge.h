@@ -80,7 +80,7 @@ enum oe_pyproc_policy {
 /* Which data path a block took (oe_pyproc_block_result.data_path). */
 enum oe_pyproc_data_path {
     OE_PYPROC_PATH_NONE = 0,    /* bypassed: script not called */
-    OE_PYPROC_PATH_VIEW = 1,    /* zero-copy view: rows contiguous (row_stride == num_samples) */
+    OE_PYPROC_PATH_VIEW = 1,    /* opt-in zero-copy view: rows contiguous (row_stride == num_samples) */
     OE_PYPROC_PATH_STAGING = 2, /* copied into a preallocated contiguous buffer and back on success */
     OE_PYPROC_PATH_STRIDED = 3  /* opt-in zero-copy strided view (row_stride > num_samples) */
 };
@@ -211,8 +211,11 @@ typedef struct oe_pyproc_bridge_api {
     /* Preallocate for blocks up to max_samples (staging buffer + views). Call before acquisition. */
     int (*prepare)(oe_pyproc_instance* instance, int32_t max_samples);
     int (*set_policy)(oe_pyproc_instance* instance, int32_t policy);
-    /* Opt-in: non-contiguous uniformly spaced rows get a zero-copy strided (non C-contiguous) view. */
-    int (*set_strided_view)(oe_pyproc_instance* instance, int32_t enabled);
+    /* Opt-in zero-copy: after a probation without keeps, `data` aliases the caller's rows (a C-contiguous view
+     * when the rows are contiguous, else a strided one). Off (the default), every block is staged, and
+     * whatever a script keeps of `data` holds its block's values; with it on, rows kept from the first block
+     * an instance keeps anything of alias the caller's buffer (block_array.h). */
+    int (*set_zero_copy)(oe_pyproc_instance* instance, int32_t enabled);
 
     /* --- audio thread --- */
     /* Events of a block are delivered first, then process. */

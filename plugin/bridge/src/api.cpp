@@ -344,12 +344,12 @@ int api_set_policy(oe_pyproc_instance* opaque, int32_t policy) {
     return OE_PYPROC_OK;
 }
 
-int api_set_strided_view(oe_pyproc_instance* opaque, int32_t enabled) {
+int api_set_zero_copy(oe_pyproc_instance* opaque, int32_t enabled) {
     Instance* instance = as_instance(opaque);
     if (instance == nullptr) {
         return OE_PYPROC_INVALID_ARGUMENT;
     }
-    instance->strided_view.store(enabled != 0);
+    instance->zero_copy.store(enabled != 0);
     return OE_PYPROC_OK;
 }
 
@@ -438,14 +438,15 @@ int api_process(oe_pyproc_instance* opaque, const oe_pyproc_block* block, oe_pyp
         out.overhead_ns = out.total_ns;
         return OE_PYPROC_BYPASSED;
     }
-    // Zero-copy (the script sees the caller's rows) only for an instance that has not kept anything of a
-    // block since its load, after a probation (block_array.h: copy-on-keep).
-    const bool zero_copy = !instance->keeps_blocks && instance->blocks_since_load >= kZeroCopyProbationBlocks;
+    // Zero-copy (the script sees the caller's rows) only when opted in, and then only for an instance that has
+    // not kept anything of a block since its load, after a probation (block_array.h: copy-on-keep).
+    const bool zero_copy = instance->zero_copy.load() && !instance->keeps_blocks &&
+                           instance->blocks_since_load >= kZeroCopyProbationBlocks;
     ++instance->blocks_since_load;
     uint32_t path = OE_PYPROC_PATH_STAGING;
     if (zero_copy && (block->num_channels <= 1 || block->row_stride == block->num_samples)) {
         path = OE_PYPROC_PATH_VIEW;
-    } else if (zero_copy && block->row_stride > block->num_samples && instance->strided_view.load()) {
+    } else if (zero_copy && block->row_stride > block->num_samples) {
         path = OE_PYPROC_PATH_STRIDED;
     }
     const bool needs_capacity = block->num_samples > instance->max_samples;
@@ -733,7 +734,7 @@ const oe_pyproc_bridge_api kApi = {
     OE_PYPROC_GUARDED(api_reinit, OE_PYPROC_INTERNAL_ERROR),
     OE_PYPROC_GUARDED(api_prepare, OE_PYPROC_INTERNAL_ERROR),
     OE_PYPROC_GUARDED(api_set_policy, OE_PYPROC_INTERNAL_ERROR),
-    OE_PYPROC_GUARDED(api_set_strided_view, OE_PYPROC_INTERNAL_ERROR),
+    OE_PYPROC_GUARDED(api_set_zero_copy, OE_PYPROC_INTERNAL_ERROR),
     OE_PYPROC_GUARDED(api_ttl_event, OE_PYPROC_INTERNAL_ERROR),
     OE_PYPROC_GUARDED(api_spike, OE_PYPROC_INTERNAL_ERROR),
     OE_PYPROC_GUARDED(api_process, OE_PYPROC_INTERNAL_ERROR),

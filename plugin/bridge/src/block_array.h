@@ -14,8 +14,8 @@
 //   strided paths (the array aliases the caller's rows): the rows the array covers are copied into new
 //   owned memory and the array is re-pointed there before the caller gets its buffer back; the instance
 //   then stays on the staging path (views the script took of that first block still alias the caller's
-//   rows: they cannot be re-pointed, see 4. below, so zero-copy paths wait for kZeroCopyProbationBlocks
-//   blocks without a keep after each load).
+//   rows: they cannot be re-pointed, see 4. below; this is why zero-copy is opt-in (set_zero_copy) and,
+//   when on, waits for kZeroCopyProbationBlocks blocks without a keep after each load).
 //
 // numpy internals this relies on (stable across numpy 1.19-2.x, which all keep PyArrayObject_fields as
 // the layout of an ndarray and export it in their headers for exactly this kind of use):

@@ -40,7 +40,7 @@ struct Instance {
     float* staging = nullptr;  // num_channels x max_samples floats, owned by staging_owner
 
     std::atomic<int32_t> policy{OE_PYPROC_POLICY_BYPASS};
-    std::atomic<bool> strided_view{false};
+    std::atomic<bool> zero_copy{false};  // opt-in (set_zero_copy): copy-on-keep then has one gap
     std::atomic<bool> has_script{false};
     std::atomic<bool> faulted{false};
     std::atomic<uint64_t> blocks_processed{0};

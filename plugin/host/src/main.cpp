@@ -188,7 +188,7 @@ public:
             }
             session->set_policy(options_.policy_continue ? adapter::ErrorPolicy::Continue
                                                          : adapter::ErrorPolicy::Bypass);
-            session->set_strided_view(options_.strided_view);
+            session->set_zero_copy(options_.zero_copy);
             session->set_watchdog(options_.call_limit_s(), options_.load_watchdog_s);
             const int status = session->load(entry.script, options_.channels, options_.sample_rate);
             live_.push_back(LiveInstance{std::move(session), &entry});

@@ -52,7 +52,7 @@ Runs Open Ephys Python Processor scripts through the plugin's loader and bridge,
 Python Home:  --python-home DIR  --gui-root DIR  --api N  --no-default-home  --bridge-dir DIR
               --import-timeout S  --check-home
 Stream:       --channels N (16)  --sample-rate HZ (30000)  --block-size N (697)  --block-jitter N (1)
-              --callback-size N (1024)  --duration S (1.0)  --blocks N  --realtime  --strided-view
+              --callback-size N (1024)  --duration S (1.0)  --blocks N  --realtime  --zero-copy
               --contiguous  --first-sample-number N (0)
 Synthetic:    --seed N  --noise-std UV  --oscillation-hz HZ  --oscillation-amplitude UV  --spike-rate HZ
               --ttl-lines N  --ttl-period S  --source-node ID
@@ -173,7 +173,7 @@ ParseResult parse_options(int argc, char** argv, Options& options, std::string& 
         {"--no-default-home", &options.no_default_home},
         {"--check-home", &options.check_home},
         {"--realtime", &options.realtime},
-        {"--strided-view", &options.strided_view},
+        {"--zero-copy", &options.zero_copy},
         {"--contiguous", &contiguous},
         {"--json", &options.json},
         {"--reload-wait-stdin", &options.reload_wait_stdin},

@@ -41,7 +41,7 @@ struct Options {
     int64_t blocks = -1;
     int64_t first_sample_number = 0;  // sample number of the stream's first sample, as the script sees it
     bool realtime = false;
-    bool strided_view = false;
+    bool zero_copy = false;
     // synthetic source
     uint64_t seed = 1;
     double noise_std = 10.0;
