@@ -21,13 +21,14 @@ WINDOW_S = 1.5  # start-up and the first blocks take about 0.5-1 s here
 def _interpreter_start_s() -> float:
     """How long this venv's Python takes to reach oe-pyproc's entry module (start-up, `site`, the console
     script's own imports), with a margin for the machine's load: a SIGINT before that meets Python's
-    start-up, not oe-pyproc's code, and is outside what this test can ask of it."""
+    start-up, not oe-pyproc's code, and is outside what this test can ask of it. The margin is wide: on a
+    loaded 2-core machine one start-up in fifty took half again as long as the slowest of five measured."""
     times = []
     for _ in range(5):
         start = time.monotonic()
         subprocess.run([sys.executable, "-c", "import re, oe_pyproc_setup.entry"], check=True)
         times.append(time.monotonic() - start)
-    return 1.5 * max(times)
+    return 2.0 * max(times)
 
 
 def test_ctrl_c_at_random_moments_of_start_up(host_path: Path, test_home: Path, tmp_path: Path) -> None:
