@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -42,22 +43,39 @@ class Outcome:
         assert self.returncode >= 0, f"killed by signal {-self.returncode}"
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Outcome:
-    """`python -m oe_pyproc_setup ARGS` as a subprocess; a timeout fails the case (a hang)."""
+def run_or_fail_on_hang(
+    command: Sequence[str],
+    what: str,
+    *,
+    env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+    timeout: float = TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """`command` as a subprocess (text output, no stdin); not finishing within `timeout` fails the case as a
+    hang of `what`."""
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "oe_pyproc_setup", *args],
+        return subprocess.run(
+            list(command),
             capture_output=True,
             text=True,
             errors="replace",
-            env=dict(os.environ if env is None else env),
+            env=env,
             stdin=subprocess.DEVNULL,
             timeout=timeout,
             check=False,
+            preexec_fn=preexec,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"hang: oe-pyproc {' '.join(args)} did not finish in {timeout} s")
-    return Outcome(completed)
+        pytest.fail(f"hang: {what} did not finish in {timeout} s")
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Outcome:
+    """`python -m oe_pyproc_setup ARGS` as a subprocess; a timeout fails the case (a hang)."""
+    command = [sys.executable, "-m", "oe_pyproc_setup", *args]
+    environment = dict(os.environ if env is None else env)
+    return Outcome(
+        run_or_fail_on_hang(command, f"oe-pyproc {' '.join(args)}", env=environment, timeout=timeout)
+    )
 
 
 def snapshot(root: Path) -> dict[str, tuple[object, ...]]:

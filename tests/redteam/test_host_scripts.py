@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from redteam_helpers import TIMEOUT
+from redteam_helpers import TIMEOUT, run_or_fail_on_hang
 
 SECONDS = "1"
 SAMPLES = 30000  # 1 s at the default 30 kHz
@@ -25,28 +25,18 @@ RUN = [sys.executable, "-m", "oe_pyproc_setup", "run"]
 
 
 def run_script(host: Path, home: Path, script: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            [
-                *RUN,
-                str(script),
-                "--host",
-                str(host),
-                "--python-home",
-                str(home),
-                "--seconds",
-                SECONDS,
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hang: run {script.name} did not finish in {TIMEOUT} s")
+    command = [
+        *RUN,
+        str(script),
+        "--host",
+        str(host),
+        "--python-home",
+        str(home),
+        "--seconds",
+        SECONDS,
+        *extra,
+    ]
+    return run_or_fail_on_hang(command, f"run {script.name}")
 
 
 def script_doing(folder: Path, name: str, statement: str, *, at_block: int = 5, setup: str = "") -> Path:

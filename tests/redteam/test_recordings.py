@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redteam_helpers import TIMEOUT, snapshot
+from redteam_helpers import run_or_fail_on_hang, snapshot
 
 RUN = [sys.executable, "-m", "oe_pyproc_setup", "run"]
 
@@ -86,18 +85,10 @@ def test_damaged_recording_is_refused_and_left_as_it_is(
         "    def process(self, d):\n        pass\n"
     )
     recording = ["--recording", str(made.folder), "--json"]
-    try:
-        result = subprocess.run(
-            [*RUN, str(script), "--host", str(host), "--python-home", str(run_home), *recording],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hang on a recording with {damage}")
+    result = run_or_fail_on_hang(
+        [*RUN, str(script), "--host", str(host), "--python-home", str(run_home), *recording],
+        f"run on a recording with {damage}",
+    )
     assert "Traceback (most recent call last)" not in result.stderr.split("Error:")[0], result.stderr
     assert result.returncode in (1, 2), (result.returncode, result.stdout[-2000:], result.stderr)
     named = damage.split("-")[0].replace("dat", "continuous.dat").replace("oebin", "structure.oebin")

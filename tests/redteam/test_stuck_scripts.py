@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redteam_helpers import TIMEOUT
+from redteam_helpers import TIMEOUT, run_or_fail_on_hang
 
 SECONDS = 1.0
 SAMPLES = 30000  # SECONDS at the default 30 kHz
@@ -98,31 +98,10 @@ def run_json(
     env: dict[str, str] | None = None,
 ) -> Finished:
     started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            [
-                *RUN,
-                str(script),
-                "--host",
-                str(host),
-                "--python-home",
-                str(home),
-                "--seconds",
-                str(SECONDS),
-                "--json",
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=TIMEOUT,
-            check=False,
-            preexec_fn=preexec,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hang: run {script.name} did not finish in {TIMEOUT} s")
+    command = [*RUN, str(script), "--host", str(host), "--python-home", str(home), "--seconds", str(SECONDS)]
+    completed = run_or_fail_on_hang(
+        [*command, "--json", *extra], f"run {script.name}", env=env, preexec=preexec
+    )
     finished = Finished(completed, time.monotonic() - started)
     finished.check_clean()
     return finished
@@ -159,18 +138,7 @@ def run_host(host: Path, home: Path, scripts: list[Path], *extra: str) -> tuple[
     ]
     for script in scripts:
         command += ["--script", str(script)]
-    try:
-        completed = subprocess.run(
-            [*command, *extra],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hang: the host did not finish in {TIMEOUT} s")
+    completed = run_or_fail_on_hang([*command, *extra], "the host")
     assert completed.returncode >= 0, f"killed by signal {-completed.returncode}: {completed.stderr}"
     return completed.returncode, json.loads(completed.stdout), completed.stderr
 
@@ -424,37 +392,12 @@ def test_a_stream_too_large_for_the_memory_limit_is_a_clear_error(
     (std::bad_alloc crossing the bridge's C ABI would be one)."""
     script = script_with(tmp_path, "plain", "process", "pass")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    try:
-        completed = subprocess.run(
-            [
-                str(host),
-                "--script",
-                str(script),
-                "--python-home",
-                str(run_home),
-                "--no-default-home",
-                "--channels",
-                "4096",
-                "--block-size",
-                str(block),
-                "--block-jitter",
-                "0",
-                "--callback-size",
-                str(block),
-                "--blocks",
-                "3",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=env,
-            timeout=TIMEOUT,
-            check=False,
-            preexec_fn=_limit_memory(1536),
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("hang under a memory limit")
+    command = [str(host), "--script", str(script), "--python-home", str(run_home), "--no-default-home"]
+    command += ["--channels", "4096", "--block-size", str(block), "--block-jitter", "0"]
+    command += ["--callback-size", str(block), "--blocks", "3", "--json"]
+    completed = run_or_fail_on_hang(
+        command, "the host under a memory limit", env=env, preexec=_limit_memory(1536)
+    )
     assert completed.returncode >= 0, f"killed by signal {-completed.returncode}: {completed.stderr}"
     assert "Traceback" not in completed.stderr, completed.stderr
     report = json.loads(completed.stdout)
