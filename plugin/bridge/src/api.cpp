@@ -28,6 +28,9 @@
 #endif
 
 namespace oe_pyproc {
+
+thread_local ThreadStateSlot tls_thread_state;
+
 namespace {
 
 // The watchdog's exception, and os._exit & co. replaced by functions raising ProcessExitRefused (both classes

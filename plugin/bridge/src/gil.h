@@ -60,7 +60,9 @@ struct ThreadStateSlot {
     }
 };
 
-inline thread_local ThreadStateSlot tls_thread_state;
+// Defined once, in api.cpp: an `inline thread_local` with a destructor gets a TLS init function in every
+// object file that includes this header, which mingw-w64's linker rejects as multiple definitions.
+extern thread_local ThreadStateSlot tls_thread_state;
 
 // Holds the GIL for its scope with the calling thread's persistent thread state. Re-entrant, like
 // pybind11's gil_scoped_acquire: when this thread's state is already current (a bridge entry reached from
